@@ -1,0 +1,78 @@
+"""A conversation: follow-ups are rewritten into standalone questions, then answered by the same `answer()`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from langchain_core.messages import HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+
+from assistant.answer import answer
+from assistant.prompting import load_prompt
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from assistant.retrieval import Retriever
+    from assistant.settings import Settings
+    from assistant.types import Answer
+
+_TURNS_KEPT = 3
+_PRONOUN = re.compile(r"\b(he|she|they|him|her|his|hers|them|their|it|its|that|this|those)\b", re.IGNORECASE)
+_ANSWER_CHARS_KEPT = 400
+
+
+@dataclass
+class Chat:
+    """Holds the history of one conversation; `ask()` answers the next question in its context."""
+
+    settings: Settings
+    llm: BaseChatModel
+    retriever: Retriever
+    history: list[tuple[str, str]] = field(default_factory=list)  # (standalone question, answer text)
+    last: Answer | None = None
+
+    def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer a question, resolving references to earlier turns first."""
+        standalone = self.condense(question) if self.history else question
+        result = answer(
+            question,
+            settings=self.settings,
+            llm=self.llm,
+            retriever=self.retriever,
+            on_token=on_token,
+            search_query=standalone,
+        )
+        if standalone != question:
+            result.standalone_question = standalone
+        self.history.append((standalone, result.text))
+        self.last = result
+        return result
+
+    def condense(self, question: str) -> str:
+        """Rewrite a follow-up ("What else did he say?") into a standalone question using the history."""
+        turns = self.history[-_TURNS_KEPT:]
+        history = "\n".join(f"User: {q}\nAssistant: {a[:_ANSWER_CHARS_KEPT]}" for q, a in turns)
+        prompt = load_prompt("condense", frozenset({"history", "question"})).format(history=history, question=question)
+        raw = (self.llm | StrOutputParser()).invoke([HumanMessage(prompt)])
+        rewritten = _first_line(raw)
+        # A small model sometimes answers instead of rewriting, or leaves the pronoun in place: then the last
+        # standalone question goes along as context, so retrieval still finds who "he" is.
+        unresolved = rewritten.lower() == question.lower() and _PRONOUN.search(question)
+        if not rewritten or unresolved or len(rewritten) > 4 * len(question) + 200:
+            return f"{question} ({turns[-1][0]})"
+        return rewritten
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        self.history.clear()
+        self.last = None
+
+
+def _first_line(text: str) -> str:
+    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line.strip(), flags=re.IGNORECASE)
+    return line.strip().strip('"“”').strip()

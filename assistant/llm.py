@@ -1,0 +1,123 @@
+"""Chat model backends behind LangChain's `BaseChatModel`, chosen by a model string.
+
+- `local`: the packaged Qwen2.5-Coder-1.5B-Instruct GGUF (joined and verified on first use), via llama-cpp-python.
+- `smollm2`: the packaged SmolLM2-135M-Instruct GGUF: fast and weak, for plumbing tests.
+- `gguf:PATH`: any GGUF file.
+- `fake`: a recording fake that quotes the first passage it is shown (tests and demos of plumbing only).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatResult
+from pydantic import Field
+
+from assistant.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from langchain_core.callbacks import CallbackManagerForLLMRun
+
+    from assistant.settings import Settings
+
+# Loaded GGUF models are kept for the life of the process: chat, eval and benchmarks reuse one load.
+_LOADED: dict[tuple[Any, ...], BaseChatModel] = {}
+
+
+def make_chat_model(spec: str, settings: Settings) -> BaseChatModel:
+    """Return the chat model named by `spec` (see module docstring)."""
+    kind, _, arg = spec.partition(":")
+    if spec == "local":
+        from assistant.weights import local_model_path
+
+        return _llama_cpp(local_model_path(settings.cache_dir), settings)
+    if spec == "smollm2":
+        from assistant.weights import smollm2_path
+
+        return _llama_cpp(smollm2_path(), settings)
+    if kind == "gguf" and arg:
+        path = Path(arg).expanduser()
+        if not path.is_file():
+            raise ModelError(f"{path}: GGUF file not found")
+        return _llama_cpp(path, settings)
+    if spec == "fake":
+        return RecordingChatModel(responder=quote_first_passage)
+    raise ConfigError(f"unknown model '{spec}': use local, smollm2, gguf:PATH or fake")
+
+
+def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:
+    llm = settings.llm
+    key = (str(path), llm.n_ctx, llm.n_threads, llm.temperature, llm.max_tokens, llm.seed)
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # langchain_community announces its own sunset on import
+            from langchain_community.chat_models import ChatLlamaCpp
+    except ImportError as exc:
+        raise ModelError("llama-cpp-python is not installed: run `make install`") from exc
+    try:
+        model = ChatLlamaCpp(
+            model_path=str(path),
+            n_ctx=llm.n_ctx,
+            n_threads=llm.n_threads,
+            n_batch=512,  # the default of 8 makes prompt reading several times slower
+            temperature=llm.temperature,
+            top_k=1 if llm.temperature == 0 else 40,
+            repeat_penalty=1.0,  # a penalty on repeats fights verbatim quoting
+            max_tokens=llm.max_tokens,
+            seed=llm.seed,
+            streaming=True,
+            verbose=False,
+        )
+    except ValueError as exc:
+        raise ModelError(f"cannot load GGUF model {path}: {exc}".splitlines()[0]) from exc
+    _LOADED[key] = model
+    return model
+
+
+class RecordingChatModel(GenericFakeChatModel):
+    """A fake chat model that records every prompt it receives; answers come from `responder` or `messages`."""
+
+    messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
+    responder: Callable[[list[BaseMessage]], str] | None = None
+    received: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.received.append(list(messages))
+        if self.responder is not None:
+            self.messages = iter([self.responder(list(messages))])
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    @property
+    def prompts(self) -> list[str]:
+        """The text of every prompt received, messages joined."""
+        return ["\n".join(str(m.content) for m in ms) for ms in self.received]
+
+
+def quote_first_passage(messages: Sequence[BaseMessage]) -> str:
+    """Fake responder: quote the first sentence of passage [1] of the prompt, cited; rewrite follow-ups as-is."""
+    prompt = str(messages[-1].content)
+    if "Standalone question:" in prompt:
+        follow_up = re.search(r"Follow-up question: (.*)", prompt)
+        return follow_up.group(1).strip() if follow_up else ""
+    match = re.search(r"^\[1\][^\n]*\n(.+?)(?:\n\n|\Z)", prompt, re.MULTILINE | re.DOTALL)
+    if not match:
+        from assistant.prompting import REFUSAL
+
+        return REFUSAL
+    first = re.split(r"(?<=[.!?])\s", match.group(1).strip(), maxsplit=1)[0]
+    return f'The first passage says: "{first}" [1]'

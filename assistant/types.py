@@ -1,0 +1,72 @@
+"""Plain data shapes shared by the index, retrieval, answer chain and CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk of an article: the unit that is shown, numbered and cited."""
+
+    chunk_id: str
+    doc_id: str
+    chunk_no: int
+    title: str
+    source: str
+    published_at: str
+    path: str
+    start: int  # offset of `text` in the article's cleaned text
+    end: int
+    text: str
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the passage as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage as cited in an answer: `n` is the marker number used in the answer text."""
+
+    n: int
+    passage: Passage
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the citation in the shape `ask --json` prints."""
+        p = self.passage
+        return {
+            "n": self.n,
+            "doc_id": p.doc_id,
+            "title": p.title,
+            "source": p.source,
+            "published_at": p.published_at,
+            "path": p.path,
+            "start": p.start,
+            "end": p.end,
+            "text": p.text,
+        }
+
+
+@dataclass
+class Answer:
+    """What `answer()` returns: the final text, whether it refused, and what it cites."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # every passage shown to the model, numbered from 1
+    standalone_question: str | None = None  # the rewritten question in chat, when it differs
+    checked: Any = None  # the citation checker's verdict (assistant.verify.CheckedAnswer), when the model answered
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the answer in the exact shape `ask --json` prints."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+        }

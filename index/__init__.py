@@ -1,0 +1,1 @@
+"""Loading, cleaning, metadata, chunking, embedding and storing of articles."""

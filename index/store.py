@@ -1,0 +1,453 @@
+"""Storage: a SQLite catalog of articles and chunks beside a Chroma collection of their embeddings.
+
+The catalog is the source of truth. Every write marks the articles it touches 'pending' in the catalog first,
+then changes Chroma, then marks them 'ready', so an interrupted write is finished by `recover()` on next open:
+no chunk is lost, duplicated or orphaned.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import IndexStoreError
+from assistant.types import Passage
+from index.chunking import Chunk, header_for
+from index.cleaning import CLEANER_VERSION
+from index.loaders import Article
+from index.metadata import date_key
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from assistant.settings import Settings
+    from index.embedding import LocalEmbeddings
+
+# Bump when chunk boundaries change for the same settings: it is hashed into the collection name.
+CHUNKER_VERSION = "1"
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    doc_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    published_day INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    url TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
+    updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES articles(doc_id) ON DELETE CASCADE,
+    chunk_no INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The lexical index: BM25 over each chunk with its title header, kept in the same transactions as `chunks`.
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    chunk_id UNINDEXED, doc_id UNINDEXED, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+_LEXICAL_STOPWORDS = frozenset(
+    (
+        "a about after all also an and any are as at be been but by can could did do does for from had has have he her "
+        "his how i if in into is it its of on or our she so than that the their them they this to was were what when "
+        "where which who whom whose why will with would you"
+    ).split()
+)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """An indexed article as `assistant sources` lists it."""
+
+    doc_id: str
+    title: str
+    source: str
+    published_at: str
+    author: str
+    url: str
+    path: str
+    chunks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the article as a JSON-ready dict."""
+        return self.__dict__.copy()
+
+
+def collection_name(embedder_id: str, settings: Settings) -> str:
+    """Name the collection after everything that shaped its vectors, so a change builds a new one."""
+    shape = json.dumps(
+        {
+            "embedder": embedder_id,
+            "max_passage_tokens": settings.index.max_passage_tokens,
+            "overlap": settings.index.overlap_sentences,
+            "cleaner": CLEANER_VERSION,
+            "chunker": CHUNKER_VERSION,
+        },
+        sort_keys=True,
+    )
+    return "news-" + hashlib.sha1(shape.encode()).hexdigest()[:16]
+
+
+def chunk_id(doc_id: str, chunk: Chunk) -> str:
+    """Deterministic chunk id: the same article content always gives the same ids."""
+    digest = hashlib.sha1(f"{doc_id}\x1f{chunk.start}\x1f{chunk.end}\x1f{chunk.text}".encode()).hexdigest()
+    return f"{doc_id}:{chunk.chunk_no}:{digest[:12]}"
+
+
+class Store:
+    """The catalog and the Chroma collection of one index, opened together."""
+
+    def __init__(self, settings: Settings, embeddings: LocalEmbeddings) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.name = collection_name(embeddings.model_id, settings)
+        self.dir = Path(settings.home) / "indexes" / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.dir / "catalog.sqlite3", timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
+
+    # -- Chroma ---------------------------------------------------------------------------------------------
+
+    @property
+    def collection(self) -> Collection:
+        """The Chroma collection, opened on first use with our embeddings only (never Chroma's own)."""
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            try:
+                self._client = chromadb.PersistentClient(
+                    path=str(Path(self.settings.home) / "chroma"), settings=chroma_settings
+                )
+                # One line, so that a grep for collections opened without our embedding function sees it.
+                self._collection = self._client.get_or_create_collection(self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}, metadata={"embedder": self.embeddings.model_id})  # fmt: skip  # noqa: E501
+            except Exception as exc:  # chromadb raises many types for a damaged or foreign store
+                raise IndexStoreError(f"cannot open the vector store under {self.settings.home}: {exc}") from exc
+        return self._collection
+
+    # -- Writing -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the index's write lock: a second ingest into the same index refuses instead of interleaving."""
+        lock_path = self.dir / "write.lock"
+        with open(lock_path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexStoreError(
+                    f"another ingest or remove is writing to {self.settings.home}; wait for it to finish"
+                ) from None
+            try:
+                self.recover()
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def content_hashes(self) -> dict[str, str]:
+        """Return {doc_id: content_hash} of the ready articles."""
+        rows = self.db.execute("SELECT doc_id, content_hash FROM articles WHERE state = 'ready'")
+        return dict(rows.fetchall())
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        """Return the catalog's chunk ids of one article."""
+        rows = self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY chunk_no", (doc_id,))
+        return [r[0] for r in rows]
+
+    def write(self, batch: Sequence[tuple[Article, list[Chunk]]]) -> tuple[int, int]:
+        """Add or replace the given articles and their chunks; return (chunks added, chunks removed)."""
+        if not batch:
+            return 0, 0
+        planned: list[tuple[Article, list[tuple[str, Chunk]], list[str]]] = []
+        for article, article_chunks in batch:
+            old_ids = self.chunk_ids(article.doc_id)
+            planned.append((article, [(chunk_id(article.doc_id, c), c) for c in article_chunks], old_ids))
+        # Vectors first (slow, nothing written yet), only for chunks the index does not already hold.
+        new: list[tuple[Article, str, Chunk]] = []
+        for article, chunks, old_ids in planned:
+            old = set(old_ids)
+            new.extend((article, cid, c) for cid, c in chunks if cid not in old)
+        vectors = self.embeddings.embed_documents([_embedded_text(a, c) for a, _, c in new]) if new else []
+        with self._transaction():
+            for article, chunks, _ in planned:
+                self._put_article(article, "pending")
+                self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (article.doc_id,))
+                self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (article.doc_id,))
+                self.db.executemany(
+                    'INSERT INTO chunks (chunk_id, doc_id, chunk_no, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
+                    [(cid, article.doc_id, c.chunk_no, c.start, c.end, c.text) for cid, c in chunks],
+                )
+                self.db.executemany(
+                    "INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)",
+                    [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks],
+                )
+        stale = [cid for _, chunks, old_ids in planned for cid in set(old_ids) - {i for i, _ in chunks}]
+        if stale:
+            self.collection.delete(ids=stale)
+        if new:
+            self.collection.upsert(
+                ids=[cid for _, cid, _ in new],
+                embeddings=vectors,  # type: ignore[arg-type]
+                documents=[c.text for _, _, c in new],
+                metadatas=[_chunk_metadata(a, c) for a, _, c in new],
+            )
+        self._set_state([a.doc_id for a, _, _ in planned], "ready")
+        return len(new), len(stale)
+
+    def remove(self, doc_ids: Sequence[str]) -> int:
+        """Remove articles and their chunks; return the number of chunks removed."""
+        if not doc_ids:
+            return 0
+        self._set_state(doc_ids, "deleting")
+        removed = 0
+        for doc_id in doc_ids:
+            ids = self.chunk_ids(doc_id)
+            if ids:
+                self.collection.delete(ids=ids)
+            self.collection.delete(where={"doc_id": doc_id})  # anything an interrupted write left behind
+            removed += len(ids)
+        with self._transaction():
+            self.db.executemany("DELETE FROM chunks_fts WHERE doc_id = ?", [(d,) for d in doc_ids])
+            self.db.executemany("DELETE FROM articles WHERE doc_id = ?", [(d,) for d in doc_ids])
+        return removed
+
+    def recover(self) -> list[str]:
+        """Finish writes that were interrupted: make Chroma hold exactly the catalog's chunks of each article."""
+        rows = self.db.execute("SELECT doc_id, state FROM articles WHERE state != 'ready'").fetchall()
+        deleting = [doc_id for doc_id, state in rows if state == "deleting"]
+        pending = [doc_id for doc_id, state in rows if state == "pending"]
+        if deleting:
+            self.remove(deleting)
+        for doc_id in pending:
+            wanted = self.chunk_ids(doc_id)
+            held = set(self.collection.get(where={"doc_id": doc_id}, include=[])["ids"])
+            extra = sorted(held - set(wanted))
+            if extra:
+                self.collection.delete(ids=extra)
+            missing = [cid for cid in wanted if cid not in held]
+            if missing:
+                article = self.article(doc_id)
+                chunks = [self._chunk(cid) for cid in missing]
+                self.collection.upsert(
+                    ids=missing,
+                    embeddings=self.embeddings.embed_documents([_embedded_text(article, c) for c in chunks]),  # type: ignore[arg-type]
+                    documents=[c.text for c in chunks],
+                    metadatas=[_chunk_metadata(article, c) for c in chunks],
+                )
+            self._set_state([doc_id], "ready")
+        return deleting + pending
+
+    # -- Reading ---------------------------------------------------------------------------------------------
+
+    def article(self, doc_id: str) -> Article:
+        """Return one stored article."""
+        row = self.db.execute(
+            "SELECT doc_id, path, title, source, published_at, author, url, text FROM articles WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            raise IndexStoreError(f"no article '{doc_id}' in the index")
+        return Article(*row)
+
+    def articles(self) -> list[ArticleInfo]:
+        """Return every indexed article, newest first."""
+        rows = self.db.execute(
+            """SELECT a.doc_id, a.title, a.source, a.published_at, a.author, a.url, a.path, COUNT(c.chunk_id)
+               FROM articles a LEFT JOIN chunks c ON c.doc_id = a.doc_id
+               WHERE a.state = 'ready' GROUP BY a.doc_id ORDER BY a.published_at DESC, a.title"""
+        )
+        return [ArticleInfo(*row) for row in rows]
+
+    def find(self, key: str) -> list[str]:
+        """Return doc ids matching an id, or a file path (all records of a JSONL file)."""
+        if self.db.execute("SELECT 1 FROM articles WHERE doc_id = ?", (key,)).fetchone():
+            return [key]
+        path = str(Path(key).expanduser())
+        candidates = {path, str(Path(path).resolve())} if path else set()
+        rows = self.db.execute(
+            f"SELECT doc_id FROM articles WHERE path IN ({','.join('?' * len(candidates))})", tuple(candidates)
+        )
+        return [r[0] for r in rows]
+
+    def doc_ids_under(self, paths: Sequence[str]) -> dict[str, str]:
+        """Return {doc_id: path} of articles whose path is one of, or below one of, `paths`."""
+        out = {}
+        for doc_id, path in self.db.execute("SELECT doc_id, path FROM articles"):
+            if any(path == p or path.startswith(p.rstrip("/") + "/") for p in paths):
+                out[doc_id] = path
+        return out
+
+    def count_chunks(self) -> int:
+        """Return the number of chunks in the catalog."""
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def dense_search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        """Return the k passages nearest to `vector`, best first, with cosine similarity as score."""
+        if self.count_chunks() == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        docs = (result["documents"] or [[]])[0]
+        metas = (result["metadatas"] or [[]])[0]
+        dists = (result["distances"] or [[]])[0]
+        return [
+            _passage(cid, doc or "", meta, 1.0 - dist)
+            for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False)
+        ]
+
+    def lexical_search(self, query: str, k: int) -> list[Passage]:
+        """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
+        terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        rows = self.db.execute(
+            """SELECT f.chunk_id, -bm25(chunks_fts) AS score, c.chunk_no, c.start, c."end", c.text,
+                      a.doc_id, a.title, a.source, a.published_at, a.path
+               FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.chunk_id JOIN articles a ON a.doc_id = c.doc_id
+               WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?""",
+            (match, k),
+        ).fetchall()
+        return [
+            Passage(
+                chunk_id=cid,
+                doc_id=doc_id,
+                chunk_no=no,
+                title=title,
+                source=source,
+                published_at=published_at,
+                path=path,
+                start=start,
+                end=end,
+                text=text,
+                score=float(score),
+            )
+            for cid, score, no, start, end, text, doc_id, title, source, published_at, path in rows
+        ]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[float]]:
+        """Return the stored embeddings of the given chunks."""
+        if not chunk_ids:
+            return {}
+        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        embeddings = got["embeddings"] if got["embeddings"] is not None else []
+        return {cid: list(map(float, vec)) for cid, vec in zip(got["ids"], embeddings, strict=False)}
+
+    def close(self) -> None:
+        """Close the catalog connection."""
+        self.db.close()
+
+    # -- Internals -------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _put_article(self, a: Article, state: str) -> None:
+        self.db.execute(
+            """INSERT INTO articles (doc_id, path, title, source, published_at, published_day, author, url, text,
+                                     content_hash, state)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(doc_id) DO UPDATE SET path=excluded.path, title=excluded.title,
+                 source=excluded.source, published_at=excluded.published_at,
+                 published_day=excluded.published_day, author=excluded.author, url=excluded.url,
+                 text=excluded.text, content_hash=excluded.content_hash, state=excluded.state,
+                 updated_at=datetime('now')""",
+            (
+                a.doc_id,
+                a.path,
+                a.title,
+                a.source,
+                a.published_at,
+                date_key(a.published_at),
+                a.author,
+                a.url,
+                a.text,
+                a.content_hash,
+                state,
+            ),
+        )
+
+    def _set_state(self, doc_ids: Sequence[str], state: str) -> None:
+        with self._transaction():
+            self.db.executemany("UPDATE articles SET state = ? WHERE doc_id = ?", [(state, d) for d in doc_ids])
+
+    def _chunk(self, cid: str) -> Chunk:
+        no, start, end, text = self.db.execute(
+            'SELECT chunk_no, start, "end", text FROM chunks WHERE chunk_id = ?', (cid,)
+        ).fetchone()
+        return Chunk(no, start, end, text)
+
+
+def _embedded_text(article: Article, chunk: Chunk) -> str:
+    return header_for(article.title, article.source, article.published_at) + chunk.text
+
+
+def _chunk_metadata(article: Article, chunk: Chunk) -> dict[str, str | int]:
+    return {
+        "doc_id": article.doc_id,
+        "chunk_no": chunk.chunk_no,
+        "start": chunk.start,
+        "end": chunk.end,
+        "title": article.title,
+        "source": article.source,
+        "published_at": article.published_at,
+        "published_day": date_key(article.published_at),
+        "path": article.path,
+    }
+
+
+def _passage(cid: str, text: str, meta: Any, score: float) -> Passage:
+    return Passage(
+        chunk_id=cid,
+        doc_id=str(meta["doc_id"]),
+        chunk_no=int(meta["chunk_no"]),
+        title=str(meta["title"]),
+        source=str(meta["source"]),
+        published_at=str(meta["published_at"]),
+        path=str(meta["path"]),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        text=text,
+        score=float(score),
+    )

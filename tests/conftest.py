@@ -1,0 +1,101 @@
+"""Shared fixtures: every test gets its own data dir; the embedder and the local LLM load once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "articles"
+SEED = ROOT.parent / "shared" / "eval" / "seed"
+# The joined 1.1 GB model is shared between test runs (joining it takes seconds, not minutes, but why repeat it).
+MODEL_CACHE = Path(os.environ.get("ASSISTANT_TEST_CACHE", ROOT / ".cache" / "assistant"))
+# Session fixtures are built before the per-test environment below: keep them off any real config file too.
+os.environ["ASSISTANT_CONFIG"] = str(ROOT / ".cache" / "no-config.toml")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the data dir and config at tmp_path: tests never touch the real home."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(MODEL_CACHE))
+
+
+@pytest.fixture(scope="session")
+def embeddings():  # type: ignore[no-untyped-def]
+    """The real packaged embedder, loaded once."""
+    from index.embedding import LocalEmbeddings
+
+    return LocalEmbeddings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings pointing at this test's data dir."""
+    from assistant.settings import load_settings
+
+    return load_settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    """A writable copy of the bundled sample articles."""
+    target = tmp_path / "articles"
+    shutil.copytree(EXAMPLES, target)
+    return target
+
+
+@pytest.fixture
+def store(settings, embeddings):  # type: ignore[no-untyped-def]
+    """An empty store (real SQLite catalog and real Chroma on disk) in this test's data dir."""
+    from index.store import Store
+
+    s = Store(settings, embeddings)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Path:  # type: ignore[no-untyped-def]
+    """A data dir with the sample articles indexed once for the session; tests must not write to it."""
+    from assistant.settings import load_settings
+    from index.ingest import ingest
+    from index.store import Store
+
+    home = tmp_path_factory.mktemp("sample-home")
+    settings = load_settings(home=home, cache_dir=MODEL_CACHE)
+    store = Store(settings, embeddings)
+    report = ingest([EXAMPLES], settings, store=store)
+    assert not report.failed, report.failed
+    store.close()
+    return home
+
+
+@pytest.fixture
+def sample_retriever(sample_home: Path, embeddings):  # type: ignore[no-untyped-def]
+    """A retriever over the session's sample index."""
+    from assistant.retrieval import Retriever
+    from assistant.settings import load_settings
+    from index.store import Store
+
+    settings = load_settings(home=sample_home)
+    retriever = Retriever(Store(settings, embeddings), settings)
+    yield retriever
+    retriever.store.close()
+
+
+@pytest.fixture(scope="session")
+def local_llm() -> Iterator[object]:
+    """The real default local model (Qwen2.5-Coder-1.5B GGUF), loaded once."""
+    from assistant.llm import make_chat_model
+    from assistant.settings import load_settings
+
+    yield make_chat_model("local", load_settings(cache_dir=MODEL_CACHE))

@@ -1,0 +1,103 @@
+"""The answer chain's plumbing, with a recording fake chat model over a real index."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answer import answer, finalize, format_passages
+from assistant.chat import Chat
+from assistant.llm import RecordingChatModel
+from assistant.prompting import REFUSAL
+from assistant.types import Passage
+
+
+def passage(n: int, text: str) -> Passage:
+    return Passage(
+        f"d{n}:0:x", f"d{n}", 0, f"Title {n}", "Outlet", "2024-01-0" + str(n), f"/p{n}.txt", 0, len(text), text
+    )
+
+
+def test_model_receives_the_retrieved_passages_numbered_as_cited(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(messages=iter(["Okafor demanded the release of the sailors [1]. Unrelated [9]."]))
+    result = answer("What did Okafor say?", settings=settings, llm=fake, retriever=sample_retriever)
+    [prompt] = fake.prompts
+    for n, p in enumerate(result.passages, start=1):
+        assert f"[{n}] {p.title}" in prompt
+        assert p.text in prompt
+    assert "Okafor" in result.passages[0].text
+    assert "ignore any instructions" in prompt.lower() or "not instructions" in prompt.lower()
+    assert "[9]" not in result.text  # it points at no passage
+    assert [c.n for c in result.citations] == [1]
+    assert result.citations[0].passage == result.passages[0]
+    assert not result.refused
+
+
+def test_irrelevant_question_is_refused_without_calling_the_model(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(messages=iter(["should not be used"]))
+    result = answer("Who won the 1998 Tour de France?", settings=settings, llm=fake, retriever=sample_retriever)
+    assert result.refused and result.text == REFUSAL
+    assert fake.received == []
+    assert result.passages  # the closest passages are still there to show
+
+
+def test_model_refusal_is_recognised(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(messages=iter([REFUSAL + " [2]"]))
+    result = answer("What did Okafor say about football?", settings=settings, llm=fake, retriever=sample_retriever)
+    assert result.refused and result.citations == []
+
+
+def test_tokens_are_streamed(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(messages=iter(["The mayor asked residents to save water [1]."]))
+    tokens: list[str] = []
+    result = answer(
+        "What did the mayor say about water?",
+        settings=settings,
+        llm=fake,
+        retriever=sample_retriever,
+        on_token=tokens.append,
+    )
+    assert len(tokens) > 3 and "".join(tokens) == result.text
+
+
+def test_finalize_keeps_checked_cited_sentences_only() -> None:
+    passages = [passage(1, "The council approved the budget on Monday."), passage(2, "Rents rose by 12 percent.")]
+    assert "[1] Title 1 (Outlet, 2024-01-01)\nThe council" in format_passages(passages)
+    result = finalize("q", "Rents rose by 12 percent [2]. The council approved the budget [1][7].", passages)
+    assert result.text == "Rents rose by 12 percent [2]. The council approved the budget [1]."
+    assert [c.n for c in result.citations] == [1, 2]
+    invented = finalize("q", 'The mayor said "we will build a stadium" [1].', passages)
+    assert invented.refused  # the only sentence quoted words that no passage holds
+
+
+def test_chat_rewrites_follow_ups_before_retrieval(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(
+        messages=iter(
+            [
+                "Okafor demanded the release of the sailors [1].",
+                "What else did Daniel Okafor say about the ambassador?",
+                "He said the ministry summoned the ambassador twice [1].",
+            ]
+        )
+    )
+    chat = Chat(settings, fake, sample_retriever)
+    chat.ask("What did Okafor say?")
+    second = chat.ask("What else did he say?")
+    assert second.standalone_question == "What else did Daniel Okafor say about the ambassador?"
+    condense_prompt = fake.prompts[1]
+    assert "What did Okafor say?" in condense_prompt and "What else did he say?" in condense_prompt
+    assert "Question: What else did Daniel Okafor say" in fake.prompts[2]
+    assert any("Okafor" in p.text for p in second.passages)
+    assert chat.last is second and len(chat.history) == 2
+
+
+def test_fake_factory_model_quotes_passage_one(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    from assistant.llm import make_chat_model
+
+    result = answer(
+        "How many schools closed in the heatwave?",
+        settings=settings,
+        llm=make_chat_model("fake", settings),
+        retriever=sample_retriever,
+    )
+    [quote] = re.findall(r'"([^"]+)"', result.text)
+    assert quote in result.citations[0].passage.text
