@@ -279,11 +279,20 @@ def check_answer(
             neighbours = ([before[-1]] if before else []) + ([after[0]] if after else [])
             tried = [(_evaluate(draft.body, drafts[j].citations, evidence), drafts[j].citations) for j in neighbours]
             passing = [(v, c) for v, c in tried if v.supported(min_support)]
+            own = _best_single_passage(draft.body, evidence, min_support) if not passing else None
             if passing:
                 verdict, citations = max(passing, key=lambda vc: vc[0].support)
                 invented += verdict.invented
                 repaired += verdict.repaired
                 _settle(draft, verdict, citations, min_support, drop_unsupported, inherited=True)
+            elif own is not None:
+                verdict, n = own
+                verdict.text = _append_marker(verdict.text or draft.body, n)
+                _settle(draft, verdict, [n], min_support, drop_unsupported, inherited=False)
+                if draft.kept is not None:
+                    draft.kept.reason = "; ".join(
+                        filter(None, [draft.kept.reason, "citation added: the model gave none"])
+                    )
             else:
                 all_texts = [e.text for e in evidence]
                 invented += sum(1 for q in _quote_parts(draft.body) if not _verbatim_anywhere(q, all_texts))
@@ -673,6 +682,26 @@ def _evaluate(body: str, citations: Sequence[int], evidence: Sequence[_Evidence]
     support = sum(1 for t in terms if t in known) / len(terms) if terms else 1.0
     missing = sorted(_numbers(plain, lenient=False) - numbers)
     return _Verdict(text, invented, repaired, support=support, missing_numbers=missing)
+
+
+def _best_single_passage(body: str, evidence: Sequence[_Evidence], min_support: float) -> tuple[_Verdict, int] | None:
+    """The one passage that holds a marker-less sentence best: its quotations verbatim as written, well supported."""
+    best: tuple[_Verdict, int] | None = None
+    for n in range(1, len(evidence) + 1):
+        verdict = _evaluate(body, [n], evidence)
+        if verdict.invented or verdict.repaired or not verdict.supported(min_support):
+            continue
+        if best is None or verdict.support > best[0].support:
+            best = (verdict, n)
+    return best
+
+
+def _append_marker(text: str, n: int) -> str:
+    """Add `[n]` at the end of a sentence: before its final stop, or after a closing quotation mark."""
+    text = text.rstrip()
+    if text[-1:] in ".!?" and text[-2:-1] not in "\"”’'":
+        return f"{text[:-1]} [{n}]{text[-1]}"
+    return f"{text} [{n}]"
 
 
 def _settle(
