@@ -167,3 +167,41 @@ def test_helpers_leave_plain_text_alone() -> None:
     meta, body = take_published_line("Published in Dawn of a new era, the report argued for reform.")
     assert meta.source == "" and body.startswith("Published")
     assert title_from_filename("dawn-2023-06-27-pakistan-demarche", "Dawn") == ("Pakistan demarche", "2023-06-27")
+
+
+def _pdf(text_ops: str) -> bytes:
+    """A minimal one-page PDF whose content stream is `text_ops` (built by hand: no PDF writer needed)."""
+    stream = text_ops.encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def test_pdf_text_layer_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    line = "The port authority said cargo volumes rose by 12 percent in March."
+    path.write_bytes(_pdf(f"BT /F1 12 Tf 72 720 Td ({line}) Tj ET"))
+    article = load_one(path)
+    assert "cargo volumes rose by 12 percent" in article.text
+
+
+def test_pdf_without_text_layer_fails_with_reason(tmp_path: Path) -> None:
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(_pdf("0 0 m 100 100 l S"))
+    [item] = list(load_file(path, max_bytes=MB))
+    assert isinstance(item, LoadFailure) and "no text layer" in item.error
