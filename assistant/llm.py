@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import atexit
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +82,16 @@ def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:
         raise ModelError(f"cannot load GGUF model {path}: {exc}".splitlines()[0]) from exc
     _LOADED[key] = model
     return model
+
+
+@atexit.register
+def _close_loaded() -> None:
+    """Free llama.cpp models before interpreter teardown, when their finaliser would fail noisily."""
+    for model in _LOADED.values():
+        client = getattr(model, "client", None)
+        if client is not None and hasattr(client, "close"):
+            client.close()
+    _LOADED.clear()
 
 
 class RecordingChatModel(GenericFakeChatModel):
