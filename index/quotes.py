@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Statement", "extract_statements", "speaker_matches"]
+__all__ = ["Statement", "extract_statements", "is_speech_verb", "speaker_matches"]
 
 
 @dataclass(frozen=True)
@@ -1457,3 +1457,8 @@ def speaker_matches(query: str, speaker: str) -> bool:
     q_raw = [t for t in re.findall(r"[A-Za-z]+", query) if t.lower() not in _MATCH_STOPWORDS]
     s_raw = [t for t in re.findall(r"[A-Za-z]+", speaker) if t.lower() not in _MATCH_STOPWORDS]
     return (len(q_raw) == 1 and _acronym_of(q_raw[0], speaker)) or (len(s_raw) == 1 and _acronym_of(s_raw[0], query))
+
+
+def is_speech_verb(word: str) -> bool:
+    """Whether `word` introduces speech the way the extractor counts it ("said", "commended", "adding")."""
+    return word.lower() in _ALL_VERBS
