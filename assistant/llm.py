@@ -3,6 +3,8 @@
 - `local`: the packaged Qwen2.5-Coder-1.5B-Instruct GGUF (joined and verified on first use), via llama-cpp-python.
 - `smollm2`: the packaged SmolLM2-135M-Instruct GGUF: fast and weak, for plumbing tests.
 - `gguf:PATH`: any GGUF file.
+- `openai:NAME`, `anthropic:NAME`, `ollama:NAME`: served models (see assistant/providers.py); `openai:NAME` also
+  reaches any OpenAI-compatible server through `openai_base_url`.
 - `fake`: a recording fake that quotes the first passage it is shown (tests and demos of plumbing only).
 """
 
@@ -50,7 +52,13 @@ def make_chat_model(spec: str, settings: Settings) -> BaseChatModel:
         return _llama_cpp(path, settings)
     if spec == "fake":
         return RecordingChatModel(responder=quote_first_passage)
-    raise ConfigError(f"unknown model '{spec}': use local, smollm2, gguf:PATH or fake")
+    from assistant.providers import PROVIDERS, make_provider_model
+
+    if kind in PROVIDERS:
+        return make_provider_model(kind, arg, settings)
+    raise ConfigError(
+        f"unknown model '{spec}': use local, smollm2, gguf:PATH, openai:NAME, anthropic:NAME or ollama:NAME"
+    )
 
 
 def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:

@@ -16,13 +16,17 @@ SEED = ROOT.parent / "shared" / "eval" / "seed"
 MODEL_CACHE = Path(os.environ.get("ASSISTANT_TEST_CACHE", ROOT / ".cache" / "assistant"))
 # Session fixtures are built before the per-test environment below: keep them off any real config file too.
 os.environ["ASSISTANT_CONFIG"] = str(ROOT / ".cache" / "no-config.toml")
+# Read by Settings or by the provider SDKs themselves: a developer's real key must never reach a test.
+_PROVIDER_VARIABLES = frozenset(
+    ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OLLAMA_HOST")
+)
 
 
 @pytest.fixture(autouse=True)
 def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the data dir and config at tmp_path: tests never touch the real home."""
+    """Point the data dir and config at tmp_path: tests never touch the real home (nor a provider's real API)."""
     for name in list(os.environ):
-        if name.startswith("ASSISTANT_"):
+        if name.startswith("ASSISTANT_") or name in _PROVIDER_VARIABLES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "no-config.toml"))
