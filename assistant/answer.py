@@ -10,6 +10,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from assistant.prompting import REFUSAL, load_prompt
+from assistant.quoting import answer_from_statements
 from assistant.types import Answer, Citation, Passage
 from assistant.verify import check_answer
 
@@ -47,8 +48,14 @@ def answer(
     on_token: Callable[[str], None] | None = None,
     search_query: str | None = None,
 ) -> Answer:
-    """Answer `question` from the index: cited, or refused when the passages do not cover it."""
+    """Answer `question` from the index: cited, or refused when the passages do not cover it.
+
+    "What did X say (about Y)?" is answered from X's extracted statements when there are any (quote-first).
+    """
     query = search_query or question
+    quoted = answer_from_statements(question, query, retriever.store)
+    if quoted is not None:
+        return quoted
     passages = retriever.search(query)
     if not retriever.is_relevant(query, passages):
         return Answer(question=question, text=REFUSAL, refused=True, passages=passages)

@@ -62,7 +62,9 @@ class Chat:
         # A small model sometimes answers instead of rewriting, or leaves the pronoun in place: then the last
         # standalone question goes along as context, so retrieval still finds who "he" is.
         unresolved = rewritten.lower() == question.lower() and _PRONOUN.search(question)
-        if not rewritten or unresolved or len(rewritten) > 4 * len(question) + 200:
+        # A rewrite of a question is a question: "The following is a standalone question..." is not.
+        not_a_question = question.rstrip().endswith("?") and not rewritten.rstrip().endswith("?")
+        if not rewritten or unresolved or not_a_question or len(rewritten) > 4 * len(question) + 200:
             return f"{question} ({turns[-1][0]})"
         return rewritten
 

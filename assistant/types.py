@@ -28,6 +28,46 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Metadata filters on retrieval: outlets (exact names as indexed) and a publication-day range (YYYYMMDD)."""
+
+    sources: tuple[str, ...] = ()
+    since: int = 0
+    until: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.since or self.until)
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        """The filter as a Chroma `where` clause (None when empty)."""
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.since:
+            clauses.append({"published_day": {"$gte": self.since}})
+        if self.until:
+            clauses.append({"published_day": {"$lte": self.until}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def sql(self, table: str) -> tuple[str, list[Any]]:
+        """The filter as SQL conditions on an articles table alias, with parameters ('1' when empty)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if self.sources:
+            conditions.append(f"{table}.source IN ({','.join('?' * len(self.sources))})")
+            params.extend(self.sources)
+        if self.since:
+            conditions.append(f"{table}.published_day >= ?")
+            params.append(self.since)
+        if self.until:
+            conditions.append(f"{table}.published_day <= ?")
+            params.append(self.until)
+        return (" AND ".join(conditions) or "1"), params
+
+
+@dataclass(frozen=True)
 class Citation:
     """A passage as cited in an answer: `n` is the marker number used in the answer text."""
 

@@ -14,20 +14,22 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexStoreError
-from assistant.types import Passage
+from assistant.types import Filters, Passage
+from index import catalogs, statements
 from index.chunking import Chunk, header_for
 from index.cleaning import CLEANER_VERSION
 from index.loaders import Article
 from index.metadata import date_key
+from index.quotes import extract_statements
+from index.sqlite import transaction
 
 if TYPE_CHECKING:
-    from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
     from assistant.settings import Settings
@@ -131,34 +133,31 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        self._client: ClientAPI | None = None
+        statements.prepare(self.db)
         self._collection: Collection | None = None
+        self.info = catalogs.record(self)  # what built this catalog: embedder, chunking, its id
 
     # -- Chroma ---------------------------------------------------------------------------------------------
 
     @property
     def collection(self) -> Collection:
-        """The Chroma collection, opened on first use with our embeddings only (never Chroma's own)."""
+        """The Chroma collection (embedded, or on the `chroma_url` server), opened on first use with our embeddings."""
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
+            from index.chroma import open_collection, vector_store
 
-            chroma_settings = ChromaSettings(anonymized_telemetry=False)
-            try:
-                self._client = chromadb.PersistentClient(
-                    path=str(Path(self.settings.home) / "chroma"), settings=chroma_settings
-                )
-                # One line, so that a grep for collections opened without our embedding function sees it.
-                self._collection = self._client.get_or_create_collection(self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}, metadata={"embedder": self.embeddings.model_id})  # fmt: skip  # noqa: E501
-            except Exception as exc:  # chromadb raises many types for a damaged or foreign store
-                raise IndexStoreError(f"cannot open the vector store under {self.settings.home}: {exc}") from exc
+            collection = open_collection(self.settings, self.name, self.embeddings.model_id, self.info["catalog_id"])
+            catalogs.note_vector_store(self, vector_store(self.settings))
+            self._collection = collection
         return self._collection
 
     # -- Writing -----------------------------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the index's write lock: a second ingest into the same index refuses instead of interleaving."""
+    def writing(self, *, recover: bool = True) -> Iterator[None]:
+        """Hold the index's write lock: a second ingest into the same index refuses instead of interleaving.
+
+        With `recover=False` interrupted writes are left as they are (for `assistant doctor` to see them).
+        """
         lock_path = self.dir / "write.lock"
         with open(lock_path, "w") as lock:
             try:
@@ -168,7 +167,8 @@ class Store:
                     f"another ingest or remove is writing to {self.settings.home}; wait for it to finish"
                 ) from None
             try:
-                self.recover()
+                if recover:
+                    self.recover()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -197,6 +197,8 @@ class Store:
             old = set(old_ids)
             new.extend((article, cid, c) for cid, c in chunks if cid not in old)
         vectors = self.embeddings.embed_documents([_embedded_text(a, c) for a, _, c in new]) if new else []
+        # Statements are found in the cleaned text, so their offsets index the same text as the chunks'.
+        said = {a.doc_id: extract_statements(a.text) for a, _, _ in planned}
         with self._transaction():
             for article, chunks, _ in planned:
                 self._put_article(article, "pending")
@@ -210,6 +212,7 @@ class Store:
                     "INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)",
                     [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks],
                 )
+                statements.replace(self.db, article.doc_id, said[article.doc_id])
         stale = [cid for _, chunks, old_ids in planned for cid in set(old_ids) - {i for i, _ in chunks}]
         if stale:
             self.collection.delete(ids=stale)
@@ -237,6 +240,7 @@ class Store:
             removed += len(ids)
         with self._transaction():
             self.db.executemany("DELETE FROM chunks_fts WHERE doc_id = ?", [(d,) for d in doc_ids])
+            statements.delete(self.db, doc_ids)
             self.db.executemany("DELETE FROM articles WHERE doc_id = ?", [(d,) for d in doc_ids])
         return removed
 
@@ -292,7 +296,7 @@ class Store:
         if self.db.execute("SELECT 1 FROM articles WHERE doc_id = ?", (key,)).fetchone():
             return [key]
         path = str(Path(key).expanduser())
-        candidates = {path, str(Path(path).resolve())} if path else set()
+        candidates = {key, path, str(Path(path).resolve())} if path else set()  # key as is: a URL
         rows = self.db.execute(
             f"SELECT doc_id FROM articles WHERE path IN ({','.join('?' * len(candidates))})", tuple(candidates)
         )
@@ -306,18 +310,22 @@ class Store:
                 out[doc_id] = path
         return out
 
+    def sources(self) -> list[str]:
+        """Return the distinct outlet names of the indexed articles."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM articles WHERE source != ''")]
+
     def count_chunks(self) -> int:
         """Return the number of chunks in the catalog."""
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
-    def dense_search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+    def dense_search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[Passage]:
         """Return the k passages nearest to `vector`, best first, with cosine similarity as score."""
-        if self.count_chunks() == 0:
+        if self.db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None:
             return []
         result = self.collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
             n_results=k,
-            where=where,
+            where=filters.chroma_where() if filters else None,
             include=["documents", "metadatas", "distances"],
         )
         ids = result["ids"][0]
@@ -329,18 +337,19 @@ class Store:
             for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False)
         ]
 
-    def lexical_search(self, query: str, k: int) -> list[Passage]:
+    def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
         terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS]
         if not terms:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        condition, params = (filters or Filters()).sql("a")
         rows = self.db.execute(
-            """SELECT f.chunk_id, -bm25(chunks_fts) AS score, c.chunk_no, c.start, c."end", c.text,
+            f"""SELECT f.chunk_id, -bm25(chunks_fts) AS score, c.chunk_no, c.start, c."end", c.text,
                       a.doc_id, a.title, a.source, a.published_at, a.path
                FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.chunk_id JOIN articles a ON a.doc_id = c.doc_id
-               WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?""",
-            (match, k),
+               WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",
+            (match, *params, k),
         ).fetchall()
         return [
             Passage(
@@ -373,15 +382,8 @@ class Store:
 
     # -- Internals -------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self.db)
 
     def _put_article(self, a: Article, state: str) -> None:
         self.db.execute(

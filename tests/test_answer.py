@@ -19,7 +19,8 @@ def passage(n: int, text: str) -> Passage:
 
 def test_model_receives_the_retrieved_passages_numbered_as_cited(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
     fake = RecordingChatModel(messages=iter(["Okafor demanded the release of the sailors [1]. Unrelated [9]."]))
-    result = answer("What did Okafor say?", settings=settings, llm=fake, retriever=sample_retriever)
+    # "What did Okafor say?" would be answered from his statements (quote-first), without the model.
+    result = answer("What did Okafor demand?", settings=settings, llm=fake, retriever=sample_retriever)
     [prompt] = fake.prompts
     for n, p in enumerate(result.passages, start=1):
         assert f"[{n}] {p.title}" in prompt
@@ -74,18 +75,18 @@ def test_chat_rewrites_follow_ups_before_retrieval(sample_retriever, settings) -
         messages=iter(
             [
                 "Okafor demanded the release of the sailors [1].",
-                "What else did Daniel Okafor say about the ambassador?",
+                "What else did Daniel Okafor demand of the ambassador?",
                 "He said the ministry summoned the ambassador twice [1].",
             ]
         )
     )
     chat = Chat(settings, fake, sample_retriever)
-    chat.ask("What did Okafor say?")
-    second = chat.ask("What else did he say?")
-    assert second.standalone_question == "What else did Daniel Okafor say about the ambassador?"
+    chat.ask("What did Okafor demand?")
+    second = chat.ask("What else did he demand?")
+    assert second.standalone_question == "What else did Daniel Okafor demand of the ambassador?"
     condense_prompt = fake.prompts[1]
-    assert "What did Okafor say?" in condense_prompt and "What else did he say?" in condense_prompt
-    assert "Question: What else did Daniel Okafor say" in fake.prompts[2]
+    assert "What did Okafor demand?" in condense_prompt and "What else did he demand?" in condense_prompt
+    assert "Question: What else did Daniel Okafor demand" in fake.prompts[2]
     assert any("Okafor" in p.text for p in second.passages)
     assert chat.last is second and len(chat.history) == 2
 

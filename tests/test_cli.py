@@ -19,7 +19,7 @@ def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
 
 def test_help_for_every_command() -> None:
     assert run("--help").exit_code == 0
-    for command in ("ingest", "ask", "chat", "sources", "remove"):
+    for command in ("ingest", "ask", "chat", "sources", "remove", "doctor"):
         result = run(command, "--help")
         assert result.exit_code == 0, command
         assert "Example:" in result.output
@@ -29,7 +29,10 @@ def test_ingest_ask_sources_remove(articles_dir: Path) -> None:
     result = run("ingest", str(articles_dir), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"added", "updated", "unchanged", "failed", "chunks_added", "chunks_removed"}
+    assert set(report) == {
+        *("added", "updated", "unchanged", "removed", "failed", "chunks_added", "chunks_removed"),
+        *("dry_run", "changes"),
+    }
     assert report["added"] == 10 and report["failed"] == []
 
     result = run("ask", "What did Okafor say about the sailors?", "--model", "fake", "--json")
@@ -100,7 +103,8 @@ def test_bad_config_file(tmp_path: Path) -> None:
 
 def test_chat_session(articles_dir: Path) -> None:
     assert run("ingest", str(articles_dir)).exit_code == 0
-    script = "What did Okafor say about the sailors?\n/sources\n/bogus\nWhat else did he say?\n/quit\n"
+    # Questions the model answers: "What did Okafor say ...?" would be answered from his statements (quote-first).
+    script = "What did Okafor demand for the sailors?\n/sources\n/bogus\nWhat else did he demand?\n/quit\n"
     result = run("chat", "--model", "fake", input=script)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("The first passage says") == 2

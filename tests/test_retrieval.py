@@ -1,0 +1,111 @@
+"""Retrieval: benchmark metrics on hand-made cases, filters, outlet-aware decomposition, search and eval commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.evaluation import Query, RetrievalScores, evaluate_retrieval, hit_ranks, load_queries
+from assistant.retrieval import diversify, interleave
+from assistant.types import Filters, Passage
+
+runner = CliRunner()
+
+
+def passage(cid: str, text: str, doc: str = "d") -> Passage:
+    return Passage(cid, doc, 0, "T", "S", "2024-01-01", "p", 0, len(text), text)
+
+
+def test_a_fact_split_across_two_passages_is_not_a_hit() -> None:
+    fact = "The council approved the budget on Monday."
+    passages = [passage("a", "News. The council approved"), passage("b", "the budget on Monday. More.")]
+    assert hit_ranks([fact], passages) == [None]
+    # Spaces and newlines do not matter, as in the benchmark's own script.
+    assert hit_ranks([fact], [passage("c", "x"), passage("d", "The council\napproved the  budget on Monday.")]) == [2]
+
+
+def test_mrr_of_a_hit_at_rank_three_is_one_third() -> None:
+    scores = RetrievalScores()
+    scores.add([3, None], [100, 200])
+    result = scores.to_dict()
+    assert result["mrr@10"] == pytest.approx(1 / 3, abs=1e-4)
+    assert result["hits@4"] == 1.0 and result["hits@10"] == 1.0
+    assert result["fact_recall@10"] == 0.5 and result["all_evidence@10"] == 0.0
+    assert result["mean_passage_tokens"] == 150.0
+    scores.add([11], [10])  # rank 11 is outside the top 10
+    assert scores.to_dict()["hits@10"] == 0.5
+
+
+def test_null_queries_are_excluded() -> None:
+    queries = [Query("1", "q one", facts=("alpha beta",)), Query("2", "q two", question_type="null_query")]
+    report = evaluate_retrieval(queries, lambda q: [passage("a", "alpha beta gamma")], lambda ts: [1] * len(ts))
+    assert report.to_dict()["n"] == 1 and report.to_dict()["hits@4"] == 1.0
+
+
+def test_interleave_and_diversify() -> None:
+    a = [passage("a1", "x", "A"), passage("a2", "x", "A"), passage("a3", "x", "A")]
+    b = [passage("b1", "x", "B"), passage("a1", "x", "A")]
+    assert [p.chunk_id for p in interleave([a, b])] == ["a1", "b1", "a2", "a3"]
+    ranking = [*a, passage("b1", "x", "B")]
+    assert [p.chunk_id for p in diversify(ranking, 3, per_doc=2)] == ["a1", "a2", "b1"]
+    assert [p.chunk_id for p in diversify(ranking, 4, per_doc=1)] == ["a1", "a2", "a3", "b1"]
+
+
+def test_filters_limit_both_rankings(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    only_wire = Filters(sources=("Continental Wire Service",))
+    found = sample_retriever.search("ceasefire prisoners", 10, only_wire)
+    assert found and {p.source for p in found} == {"Continental Wire Service"}
+    march = Filters(since=20240301, until=20240319)
+    found = sample_retriever.search("ceasefire", 10, march)
+    assert found and all("2024-03-01" <= p.published_at[:10] <= "2024-03-19" for p in found)
+
+
+def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    question = "How did The Northern Dispatch describe the ceasefire, and what did Continental Wire Service report?"
+    parts = sample_retriever.parts(question, Filters())
+    assert {s for part in parts for s in part.filters.sources} == {"The Northern Dispatch", "Continental Wire Service"}
+    found = sample_retriever.search(question, 4)
+    assert {"The Northern Dispatch", "Continental Wire Service"} <= {p.source for p in found}
+
+
+def test_search_command(sample_home: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["search", "heatwave schools closed", "-k", "3", "--json", "--index-dir", str(sample_home)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert set(rows[0]) == {"rank", "doc_id", "title", "source", "published_at", "start", "end", "text", "score"}
+    assert rows[0]["source"] == "The Riverside Standard"
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "rail strike pay"}\n{"id": "b", "question": "apricot frost"}\n')
+    result = runner.invoke(app, ["search", "--queries", str(questions), "-k", "2", "--index-dir", str(sample_home)])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", "b"] and all(len(line["passages"]) == 2 for line in lines)
+
+    result = runner.invoke(app, ["search", "x", "--mode", "fuzzy", "--index-dir", str(sample_home)])
+    assert result.exit_code == 2
+
+
+def test_eval_retrieval_command(sample_home: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    records = [
+        {"id": "1", "question": "How many schools did the heatwave shut?", "question_type": "inference_query",
+         "evidence": [{"doc_id": "x", "fact": "Forty-six public schools in the Riverside district closed early"}]},
+        {"id": "2", "question": "Who won the cup?", "question_type": "null_query", "evidence": []},
+    ]  # fmt: skip
+    questions.write_text("\n".join(json.dumps(r) for r in records))
+    assert len(load_queries(questions)) == 2
+    result = runner.invoke(
+        app, ["eval", "retrieval", "--queries", str(questions), "--json", "--index-dir", str(sample_home)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["n"] == 1 and data["hits@10"] == 1.0  # the heatwave article has that sentence
+    assert set(data) >= {"hits@4", "hits@10", "mrr@10", "fact_recall@10", "all_evidence@10", "mean_passage_tokens"}
+    assert set(data["by_type"]) == {"inference_query"}
