@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
@@ -15,8 +16,6 @@ from assistant.types import Answer, Citation, Passage
 from assistant.verify import check_answer
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
-
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
 
@@ -43,7 +42,7 @@ def answer(
     question: str,
     *,
     settings: Settings,
-    llm: BaseChatModel,
+    llm: BaseChatModel | Callable[[], BaseChatModel],
     retriever: Retriever,
     on_token: Callable[[str], None] | None = None,
     search_query: str | None = None,
@@ -59,7 +58,8 @@ def answer(
     passages = retriever.search(query)
     if not retriever.is_relevant(query, passages):
         return Answer(question=question, text=REFUSAL, refused=True, passages=passages)
-    chain = answer_prompt() | llm | StrOutputParser()
+    model = llm if isinstance(llm, BaseChatModel) else llm()  # a loader: only questions that need a model load it
+    chain = answer_prompt() | model | StrOutputParser()
     pieces: list[str] = []
     for token in chain.stream({"passages": format_passages(passages), "question": query}):
         pieces.append(token)

@@ -183,12 +183,12 @@ def ask(
     """
     with _errors():
         from assistant.answer import answer
-        from assistant.llm import make_chat_model
+        from assistant.llm import lazy_chat_model
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
         retriever = _open_index(settings)
-        llm = make_chat_model(settings.model, settings)
+        llm = lazy_chat_model(settings.model, settings)
         stream = None if as_json else _streamer()
         result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream)
         if as_json:

@@ -34,8 +34,35 @@ if TYPE_CHECKING:
 _LOADED: dict[tuple[Any, ...], BaseChatModel] = {}
 
 
+def check_model_spec(spec: str) -> None:
+    """Raise ConfigError for a model string no backend understands, without loading anything."""
+    kind, _, arg = spec.partition(":")
+    if spec in {"local", "smollm2", "fake"} or (kind == "gguf" and arg):
+        return
+    from assistant.providers import PROVIDERS
+
+    if kind not in PROVIDERS:
+        raise ConfigError(
+            f"unknown model '{spec}': use local, smollm2, gguf:PATH, openai:NAME, anthropic:NAME or ollama:NAME"
+        )
+
+
+def lazy_chat_model(spec: str, settings: Settings) -> Callable[[], BaseChatModel]:
+    """Check `spec` now and return a loader that builds the model on first call (quote-first answers need none)."""
+    check_model_spec(spec)
+    loaded: list[BaseChatModel] = []
+
+    def load() -> BaseChatModel:
+        if not loaded:
+            loaded.append(make_chat_model(spec, settings))
+        return loaded[0]
+
+    return load
+
+
 def make_chat_model(spec: str, settings: Settings) -> BaseChatModel:
     """Return the chat model named by `spec` (see module docstring)."""
+    check_model_spec(spec)
     kind, _, arg = spec.partition(":")
     if spec == "local":
         from assistant.weights import local_model_path
@@ -52,13 +79,9 @@ def make_chat_model(spec: str, settings: Settings) -> BaseChatModel:
         return _llama_cpp(path, settings)
     if spec == "fake":
         return RecordingChatModel(responder=quote_first_passage)
-    from assistant.providers import PROVIDERS, make_provider_model
+    from assistant.providers import make_provider_model
 
-    if kind in PROVIDERS:
-        return make_provider_model(kind, arg, settings)
-    raise ConfigError(
-        f"unknown model '{spec}': use local, smollm2, gguf:PATH, openai:NAME, anthropic:NAME or ollama:NAME"
-    )
+    return make_provider_model(kind, arg, settings)
 
 
 def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:

@@ -116,3 +116,13 @@ def test_chat_ctrl_d_exits_cleanly(articles_dir: Path) -> None:
     assert run("ingest", str(articles_dir)).exit_code == 0
     result = run("chat", "--model", "fake", input="")
     assert result.exit_code == 0
+
+
+def test_model_loads_only_when_a_question_needs_it(articles_dir: Path, tmp_path: Path) -> None:
+    assert run("ingest", str(articles_dir)).exit_code == 0
+    missing = f"gguf:{tmp_path / 'absent.gguf'}"
+    quoted = run("ask", "What did Okafor say?", "--model", missing, "--json")
+    assert quoted.exit_code == 0, quoted.output  # answered from his statements: no model was loaded
+    assert json.loads(quoted.stdout)["citations"]
+    needs_model = run("ask", "How many schools closed in the heatwave?", "--model", missing)
+    assert needs_model.exit_code == 3 and "GGUF file not found" in needs_model.stderr
