@@ -10,9 +10,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from assistant.coverage import coverage_gap
 from assistant.prompting import REFUSAL, load_prompt
 from assistant.quoting import answer_from_statements
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Citation, Filters, Passage
 from assistant.verify import check_answer
 
 if TYPE_CHECKING:
@@ -46,18 +47,24 @@ def answer(
     retriever: Retriever,
     on_token: Callable[[str], None] | None = None,
     search_query: str | None = None,
+    filters: Filters | None = None,
 ) -> Answer:
     """Answer `question` from the index: cited, or refused when the passages do not cover it.
 
     "What did X say (about Y)?" is answered from X's extracted statements when there are any (quote-first).
+    `filters` keeps both paths to some outlets and dates.
     """
     query = search_query or question
-    quoted = answer_from_statements(question, query, retriever.store)
+    quoted = answer_from_statements(question, query, retriever.store, filters=filters)
     if quoted is not None:
         return quoted
-    passages = retriever.search(query)
+    passages = retriever.search(query, filters=filters)
+    gap = coverage_gap(query, retriever.store)
+    if gap is not None:
+        return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=gap.reason())
     if not retriever.is_relevant(query, passages):
-        return Answer(question=question, text=REFUSAL, refused=True, passages=passages)
+        reason = "no passage is close to the question and none mentions a name in it"
+        return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=reason)
     model = llm if isinstance(llm, BaseChatModel) else llm()  # a loader: only questions that need a model load it
     chain = answer_prompt() | model | StrOutputParser()
     pieces: list[str] = []
@@ -72,11 +79,15 @@ def finalize(question: str, raw: str, passages: Sequence[Passage]) -> Answer:
     """Turn the model's raw text into a checked Answer: valid markers only, verbatim quotes only, cited sentences."""
     text = raw.strip()
     if is_refusal(text):
-        return Answer(question=question, text=REFUSAL, refused=True, passages=list(passages))
+        reason = "the model found no answer in the passages"
+        return Answer(question=question, text=REFUSAL, refused=True, passages=list(passages), reason=reason)
     checked = check_answer(text, passages, refusal=REFUSAL)
     if not checked.text.strip() or is_refusal(checked.text):
         # Nothing the passages back survived the check: say so rather than show unbacked text.
-        return Answer(question=question, text=REFUSAL, refused=True, passages=list(passages), checked=checked)
+        reason = "no sentence of the model's answer was backed by the passages"
+        return Answer(
+            question=question, text=REFUSAL, refused=True, passages=list(passages), checked=checked, reason=reason
+        )
     cited = list(dict.fromkeys(n for s in checked.sentences for n in s.citations))
     citations = [Citation(n, passages[n - 1]) for n in sorted(cited)]
     return Answer(

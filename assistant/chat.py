@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
-    from assistant.types import Answer
+    from assistant.types import Answer, Filters
 
 _TURNS_KEPT = 3
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|his|hers|them|their|it|its|that|this|those)\b", re.IGNORECASE)
@@ -34,6 +34,7 @@ class Chat:
     retriever: Retriever
     history: list[tuple[str, str]] = field(default_factory=list)  # (standalone question, answer text)
     last: Answer | None = None
+    filters: Filters | None = None  # outlets and dates the whole conversation keeps to
 
     def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer a question, resolving references to earlier turns first."""
@@ -45,6 +46,7 @@ class Chat:
             retriever=self.retriever,
             on_token=on_token,
             search_query=standalone,
+            filters=self.filters,
         )
         if standalone != question:
             result.standalone_question = standalone

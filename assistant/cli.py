@@ -17,9 +17,10 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from assistant.evaluation import AnswerRecord
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
-    from assistant.types import Answer
+    from assistant.types import Answer, Filters
     from index.doctor import Health
     from index.ingest import IngestReport
 
@@ -64,6 +65,11 @@ ChromaUrl = Annotated[
         help="Chroma server for the vectors, http://HOST:PORT [env: ASSISTANT_CHROMA_URL; default: embedded].",
     ),
 ]
+SourceOpt = Annotated[
+    list[str] | None, typer.Option("--source", help="Only articles from this outlet (repeatable; exact name).")
+]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only articles published on or after YYYY-MM-DD.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only articles published on or before YYYY-MM-DD.")]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -97,6 +103,12 @@ def _retrieval_overrides(settings: Settings, k: int | None) -> Settings:
     if k is not None:
         settings.retrieval.k = k
     return settings
+
+
+def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
+    from assistant.types import Filters
+
+    return Filters(tuple(source or ()), _day(since, "--since") or 0, _day(until, "--until") or 0)
 
 
 @app.command()
@@ -175,11 +187,16 @@ def ask(
     embedder: EmbedderOpt = None,
     chroma_url: ChromaUrl = None,
     k: TopK = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one question from the indexed articles, citing passages as [n], then list the sources.
 
-    Example: assistant ask "What did Okafor say about the sailors?"
+    --source, --since and --until answer from those outlets and dates only (quote-first answers too).
+
+    Example: assistant ask "What did Okafor say about the sailors?" --source "The Lisport Observer"
     """
     with _errors():
         from assistant.answer import answer
@@ -187,10 +204,11 @@ def ask(
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
+        filters = _filters(source, since, until)
         retriever = _open_index(settings)
         llm = lazy_chat_model(settings.model, settings)
         stream = None if as_json else _streamer()
-        result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream)
+        result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream, filters=filters)
         if as_json:
             print(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
@@ -229,6 +247,8 @@ def _render_answer(result: Answer, *, streamed: bool) -> None:
         console.rule("Checked answer", style="dim")
     console.print(result.text)
     if result.refused:
+        if result.reason:
+            console.print(f"({result.reason})", style="dim", markup=False)
         if result.passages:
             console.print("\nClosest passages:", style="bold")
             for p in result.passages[:3]:
@@ -255,12 +275,16 @@ def chat(
     embedder: EmbedderOpt = None,
     chroma_url: ChromaUrl = None,
     k: TopK = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Talk with the archive: follow-up questions keep their context.
 
     Commands inside the chat: /sources (sources of the last answer), /reset, /help, /quit (or Ctrl-D).
+    --source, --since and --until keep the whole conversation to those outlets and dates.
 
-    Example: assistant chat
+    Example: assistant chat --since 2024-03-01
     """
     with _errors():
         from assistant.chat import Chat
@@ -268,7 +292,8 @@ def chat(
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
-        session = Chat(settings, make_chat_model(settings.model, settings), _open_index(settings))
+        filters = _filters(source, since, until)
+        session = Chat(settings, make_chat_model(settings.model, settings), _open_index(settings), filters=filters)
         print("Ask about the indexed articles. /help for commands, /quit or Ctrl-D to leave.")
         while True:
             try:
@@ -304,6 +329,8 @@ def _render_answer_text(result: Answer, *, streamed: bool) -> None:
         console.print()
         console.rule("Checked answer", style="dim")
     console.print(result.text, markup=False)
+    if result.refused and result.reason:
+        console.print(f"({result.reason})", style="dim", markup=False)
     if result.citations:
         console.print(
             "Sources: " + "; ".join(f"[{c.n}] {c.passage.title} ({c.passage.source})" for c in result.citations),
@@ -546,18 +573,7 @@ def show_config(
 eval_app = typer.Typer(help="Measure retrieval and answers on benchmark questions (MultiHop-RAG's JSONL shape).")
 app.add_typer(eval_app, name="eval")
 
-SourceOpt = Annotated[
-    list[str] | None, typer.Option("--source", help="Only articles from this outlet (repeatable; exact name).")
-]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Only articles published on or after YYYY-MM-DD.")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only articles published on or before YYYY-MM-DD.")]
 ModeOpt = Annotated[str, typer.Option("--mode", help="Retrieval: hybrid, dense or lexical.")]
-
-
-def _filters(source: list[str] | None, since: str | None, until: str | None) -> Any:
-    from assistant.types import Filters
-
-    return Filters(tuple(source or ()), _day(since, "--since") or 0, _day(until, "--until") or 0)
 
 
 def _mode(retriever: Retriever, mode: str) -> Retriever:
@@ -669,6 +685,104 @@ def eval_retrieval(
             )
         _console().print(table)
         print(f"mean passage length: {data['mean_passage_tokens']} word-pieces")
+
+
+@eval_app.command("answers")
+def eval_answers(
+    queries: Annotated[Path, typer.Option("--queries", help="Questions with gold answers and evidence (JSONL).")],
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions of the file.")] = None,
+    sample: Annotated[
+        int | None, typer.Option("--sample", help="N null and N answerable questions drawn at random (after --limit).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of --sample.")] = 0,
+    records: Annotated[
+        Path | None,
+        typer.Option("--records", help="Write one JSON line per question (answer, citations, scores) as it is scored."),
+    ] = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    k: TopK = None,
+    index_dir: IndexDir = None,
+    config: ConfigFile = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score answers from the full answer chain (the same as ask): accuracy, refusals, citations, quotations.
+
+    Accuracy is strict (gold contained in the answer; yes/no golds against the answer's verdict) beside MultiHop-RAG's
+    lenient one (one word in common). Also: refusal rate on null questions, false refusals on answerable ones,
+    citation validity, answers citing a gold-evidence article, and quotations not verbatim in a cited passage.
+
+    Example: assistant eval answers --queries ../shared/eval/multihop/queries.dev.jsonl --sample 150 --records a.jsonl
+    """
+    with _errors():
+        from assistant.answer import answer
+        from assistant.errors import InputError
+        from assistant.evaluation import evaluate_answers, load_queries, sample_queries
+        from assistant.llm import lazy_chat_model
+
+        settings = _retrieval_overrides(_settings(config, home=index_dir, model=model), k)
+        filters = _filters(source, since, until)
+        questions = load_queries(queries, limit=limit)
+        if sample is not None:
+            questions = sample_queries(questions, sample, seed)
+        retriever = _open_index(settings)
+        llm = lazy_chat_model(settings.model, settings)  # loaded once, on the first question that needs it
+        try:
+            out = records.open("w", encoding="utf-8") if records is not None else None
+        except OSError as exc:
+            raise InputError(f"{records}: cannot write records: {exc.strerror or exc}") from exc
+        progress = _eval_progress(len(questions)) if sys.stderr.isatty() else None
+
+        def scored(record: AnswerRecord) -> None:
+            if out is not None:
+                out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+                out.flush()
+            if progress is not None:
+                progress.advance(0)
+
+        try:
+            report, _ = evaluate_answers(
+                questions,
+                lambda question: answer(question, settings=settings, llm=llm, retriever=retriever, filters=filters),
+                on_progress=scored,
+            )
+        finally:
+            if progress is not None:
+                progress.stop()
+            if out is not None:
+                out.close()
+        data = report.to_dict()
+        if as_json:
+            print(json.dumps(data))
+            return
+        _render_answer_report(data)
+
+
+def _render_answer_report(data: dict[str, Any]) -> None:
+    from rich.table import Column, Table
+
+    metrics = {
+        "questions": "n",
+        "answerable": "answerable",
+        "accuracy (strict)": "accuracy",
+        "accuracy (lenient)": "accuracy_lenient",
+        "accuracy when answered": "accuracy_answered",
+        "null questions refused": "refusal_rate_null",
+        "false refusals": "false_refusal_rate",
+        "citations valid": "citation_validity",
+        "citing a gold article": "citing_gold_article",
+        "quotations (3+ words)": "quotes",
+        "invented quotations": "invented_quotes",
+        "seconds per answer": "seconds_per_answer",
+    }
+    # One column per question type ("_query" dropped to fit): metrics down the side keep the table narrow.
+    columns = {"all": data} | {name.removesuffix("_query"): row for name, row in data["by_type"].items()}
+    table = Table("", *(Column(name, justify="right") for name in columns))
+    for label, key in metrics.items():
+        table.add_row(label, *("–" if row[key] is None else str(row[key]) for row in columns.values()))
+    _console().print(table)
 
 
 def _eval_progress(total: int) -> Any:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Citation, Filters, Passage
+from assistant.verify import check_answer
 from index.quotes import is_speech_verb
 from index.statements import StoredStatement, covering_passages, find, spans
 
@@ -112,15 +113,19 @@ def parse_quote_question(text: str) -> QuoteQuestion | None:
     return asked
 
 
-def answer_from_statements(question: str, query: str, store: Store) -> Answer | None:
+def answer_from_statements(question: str, query: str, store: Store, *, filters: Filters | None = None) -> Answer | None:
     """Answer a quote question from the speaker's stored statements; None when it is not one or they said nothing.
 
     `query` is the question to interpret (in chat, the standalone rewrite); `question` is what the user typed.
+    `filters` keeps to statements in articles of those outlets (exact names, as retrieval) and days.
     """
     asked = parse_quote_question(query)
     if asked is None or _is_pronoun(asked.speaker):
         return None
-    said = find(store.db, asked.speaker)
+    filters = filters or Filters()
+    said = find(store.db, asked.speaker, since=filters.since or None, until=filters.until or None)
+    if filters.sources:  # `find` matches part of one outlet's name; filters name outlets exactly
+        said = [s for s in said if s.source in filters.sources]
     if said and asked.topic:
         said = about(said, asked.topic, store.embeddings)
     if not said:
@@ -179,12 +184,14 @@ def compose(question: str, said: Sequence[StoredStatement], store: Store) -> Ans
     hidden = len(said) - len(shown)
     if hidden:
         lines.append(f"\n{hidden} earlier statement{'s are' if hidden != 1 else ' is'} not shown.")
+    text = "\n".join(lines)
     return Answer(
         question=question,
-        text="\n".join(lines),
+        text=text,
         refused=False,
         citations=[Citation(n, p) for n, p in enumerate(passages, start=1)],
         passages=passages,
+        checked=check_answer(text, passages),  # per-sentence citations for --json; the quotes are verbatim by build
     )
 
 

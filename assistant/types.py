@@ -100,13 +100,37 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # every passage shown to the model, numbered from 1
     standalone_question: str | None = None  # the rewritten question in chat, when it differs
-    checked: Any = None  # the citation checker's verdict (assistant.verify.CheckedAnswer), when the model answered
+    checked: Any = None  # the citation checker's verdict (assistant.verify.CheckedAnswer)
+    reason: str = ""  # why it refused, when it did: "no indexed article mentions X", "no passage is close"...
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the answer in the exact shape `ask --json` prints."""
-        return {
+        """Return the answer in the shape `ask --json` prints.
+
+        `sentences` lists each sentence the checker kept, the passage numbers it cites and whether those passages
+        support it. A refusal has `reason` and the closest passages it found (`closest`), numbered from 1.
+        """
+        data: dict[str, Any] = {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
             "citations": [c.to_dict() for c in self.citations],
+            "sentences": [
+                {"text": s.text, "citations": list(s.citations), "supported": bool(s.supported)}
+                for s in (self.checked.sentences if self.checked is not None and not self.refused else [])
+            ],
         }
+        if self.refused:
+            data["reason"] = self.reason
+            data["closest"] = [
+                {
+                    "n": n,
+                    "doc_id": p.doc_id,
+                    "title": p.title,
+                    "source": p.source,
+                    "published_at": p.published_at,
+                    "text": p.text,
+                    "score": round(p.score, 4),
+                }
+                for n, p in enumerate(self.passages[:3], start=1)
+            ]
+        return data

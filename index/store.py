@@ -314,6 +314,17 @@ class Store:
         """Return the distinct outlet names of the indexed articles."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM articles WHERE source != ''")]
 
+    def mentions(self, words: str) -> bool:
+        """True when some passage (text or title header) contains `words` as a phrase, by the lexical index."""
+        tokens = re.findall(r"\w+", words.lower())
+        if not tokens:
+            return True
+        phrase = '"' + " ".join(tokens) + '"'
+        return (
+            self.db.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (phrase,)).fetchone()
+            is not None
+        )
+
     def count_chunks(self) -> int:
         """Return the number of chunks in the catalog."""
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

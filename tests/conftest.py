@@ -6,11 +6,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "articles"
+FERRY = ROOT / "tests" / "data" / "ferry" / "articles.jsonl"  # invented: three outlets, May 2019
 SEED = ROOT.parent / "shared" / "eval" / "seed"
 # The joined 1.1 GB model is shared between test runs (joining it takes seconds, not minutes, but why repeat it).
 MODEL_CACHE = Path(os.environ.get("ASSISTANT_TEST_CACHE", ROOT / ".cache" / "assistant"))
@@ -67,20 +69,25 @@ def store(settings, embeddings):  # type: ignore[no-untyped-def]
     s.close()
 
 
-@pytest.fixture(scope="session")
-def sample_home(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Path:  # type: ignore[no-untyped-def]
-    """A data dir with the sample articles indexed once for the session; tests must not write to it."""
+def _indexed_home(factory: pytest.TempPathFactory, embeddings: Any, articles: Path, name: str) -> Path:
+    """A fresh data dir with `articles` (a file or folder) indexed."""
     from assistant.settings import load_settings
     from index.ingest import ingest
     from index.store import Store
 
-    home = tmp_path_factory.mktemp("sample-home")
+    home = factory.mktemp(name)
     settings = load_settings(home=home, cache_dir=MODEL_CACHE)
     store = Store(settings, embeddings)
-    report = ingest([EXAMPLES], settings, store=store)
+    report = ingest([articles], settings, store=store)
     assert not report.failed, report.failed
     store.close()
     return home
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Path:  # type: ignore[no-untyped-def]
+    """A data dir with the sample articles indexed once for the session; tests must not write to it."""
+    return _indexed_home(tmp_path_factory, embeddings, EXAMPLES, "sample-home")
 
 
 @pytest.fixture
@@ -103,3 +110,9 @@ def local_llm() -> Iterator[object]:
     from assistant.settings import load_settings
 
     yield make_chat_model("local", load_settings(cache_dir=MODEL_CACHE))
+
+
+@pytest.fixture(scope="session")
+def ferry_home(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Path:  # type: ignore[no-untyped-def]
+    """A data dir with the four invented ferry articles (three outlets, May 2019) indexed once; read-only."""
+    return _indexed_home(tmp_path_factory, embeddings, FERRY, "ferry-home")

@@ -38,8 +38,11 @@ def test_ingest_ask_sources_remove(articles_dir: Path) -> None:
     result = run("ask", "What did Okafor say about the sailors?", "--model", "fake", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "refused", "citations"}
+    assert set(data) == {"question", "answer", "refused", "citations", "sentences"}
     assert not data["refused"] and data["citations"]
+    numbers = {c["n"] for c in data["citations"]}
+    assert data["sentences"] and all(set(s) == {"text", "citations", "supported"} for s in data["sentences"])
+    assert all(s["text"] in data["answer"] and set(s["citations"]) <= numbers for s in data["sentences"])
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "title", "source", "published_at", "path", "start", "end", "text"}
         article_text = _article_text(c["doc_id"])

@@ -72,7 +72,7 @@ def test_ask_through_the_server(served: LlamaServer, sample_home: Path, terminal
 
     result = run("ask", QUESTION, "--model", "openai:smollm2", "--index-dir", str(sample_home), "--json")
     assert result.exit_code == 0, result.output
-    assert set(json.loads(result.stdout)) == {"question", "answer", "refused", "citations"}
+    assert set(json.loads(result.stdout)) == {"question", "answer", "refused", "citations", "sentences"}
     assert served.completions() == before + 2
 
 

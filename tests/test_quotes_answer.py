@@ -77,7 +77,7 @@ def test_answer_reports_every_statement_verbatim_and_cites_its_passage(sample_re
         assert any(norm(quoted) in norm(p.text) for p in result.passages), quoted
     assert "Daniel Okafor, Foreign Ministry spokesperson," in result.text
     data = result.to_dict()
-    assert set(data) == {"question", "answer", "refused", "citations"}
+    assert set(data) == {"question", "answer", "refused", "citations", "sentences"}
     assert all(
         set(c) == {"n", "doc_id", "title", "source", "published_at", "path", "start", "end", "text"}
         for c in data["citations"]

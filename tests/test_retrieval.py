@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.evaluation import Query, RetrievalScores, evaluate_retrieval, hit_ranks, load_queries
-from assistant.retrieval import diversify, interleave
+from assistant.retrieval import by_article
 from assistant.types import Filters, Passage
 
 runner = CliRunner()
@@ -46,13 +46,15 @@ def test_null_queries_are_excluded() -> None:
     assert report.to_dict()["n"] == 1 and report.to_dict()["hits@4"] == 1.0
 
 
-def test_interleave_and_diversify() -> None:
+def test_by_article_deals_from_the_best_articles() -> None:
     a = [passage("a1", "x", "A"), passage("a2", "x", "A"), passage("a3", "x", "A")]
     b = [passage("b1", "x", "B"), passage("a1", "x", "A")]
-    assert [p.chunk_id for p in interleave([a, b])] == ["a1", "b1", "a2", "a3"]
-    ranking = [*a, passage("b1", "x", "B")]
-    assert [p.chunk_id for p in diversify(ranking, 3, per_doc=2)] == ["a1", "a2", "b1"]
-    assert [p.chunk_id for p in diversify(ranking, 4, per_doc=1)] == ["a1", "a2", "a3", "b1"]
+    # Article A is voted first by both rankings; each article gives its best passage before any gives a second.
+    assert [p.chunk_id for p in by_article([a, b], 3)] == ["a1", "b1", "a2"]
+    assert [p.chunk_id for p in by_article([a, b], 3, articles=1)] == ["a1", "a2", "a3"]
+    # Places left after the best articles run out go to the best passages elsewhere.
+    c = [passage("c1", "x", "C")]
+    assert [p.chunk_id for p in by_article([[a[0]], b[:1], c], 3, articles=2)] == ["a1", "b1", "c1"]
 
 
 def test_filters_limit_both_rankings(sample_retriever) -> None:  # type: ignore[no-untyped-def]
