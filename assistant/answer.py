@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
@@ -11,6 +12,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from assistant.coverage import coverage_gap
+from assistant.llm import verdict_first
 from assistant.prompting import REFUSAL, load_prompt
 from assistant.quoting import answer_from_statements
 from assistant.types import Answer, Citation, Filters, Passage
@@ -23,13 +25,87 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
 
 
-def format_passages(passages: Sequence[Passage]) -> str:
-    """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text."""
+def format_passages(passages: Sequence[Passage], question: str = "", sentences: int = 0) -> str:
+    """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text.
+
+    With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`).
+    """
     blocks = []
     for n, p in enumerate(passages, start=1):
         meta = ", ".join(part for part in (p.source, p.published_at[:10]) if part)
-        blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{p.text}")
+        text = mask_instructions(p.text, "[instructions to AI removed]")
+        text = excerpt(text, question, sentences) if sentences else text
+        blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{text}")
     return "\n\n".join(blocks)
+
+
+# Sentences in an article that address the model rather than the reader ("Ignore all previous instructions",
+# "Note to AI assistants: ...", "[SYSTEM] ..."). The prompt already says passages are data; these sentences are also
+# hidden from the model and cannot lend support or quotations to an answer, so obeying one leaves nothing to show.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules|messages?)"
+    r"|\b(?:note|message|instructions?|notice)\s+(?:to|for)\s+(?:any\s+|all\s+)?"
+    r"(?:ai|a\.i\.|assistants?|language\s+models?|llms?|chatbots?|ai\s+assistants?|ai\s+models?)\b"
+    r"|\b(?:new\s+)?instructions?\s+for\s+(?:any|the|all)\s+(?:ai|assistant|language\s+model|llm|chatbot)"
+    r"|\[/?(?:system|inst)\]|<\|?(?:system|im_start|im_end)\|?>"
+    r"|\b(?:reply|respond|answer)\s+(?:only|exactly|solely)\s+with\b"
+    r"|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot)\b",
+    re.IGNORECASE,
+)
+
+
+def instruction_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of text that give orders to an AI model (see `_INSTRUCTION`)."""
+    from index.chunking import sentence_spans
+
+    if not _INSTRUCTION.search(text):
+        return []
+    return [(a, b) for a, b in sentence_spans(text) if _INSTRUCTION.search(text[a:b])]
+
+
+def mask_instructions(text: str, mask: str = " ") -> str:
+    """Text with every instruction sentence blanked out (same length with the default mask, so offsets hold)."""
+    for a, b in reversed(instruction_spans(text)):
+        text = text[:a] + (mask * (b - a) if len(mask) == 1 else mask) + text[b:]
+    return text
+
+
+def excerpt(text: str, question: str, sentences: int) -> str:
+    """The `sentences` sentences of text that share most content words with the question, in text order.
+
+    Omitted stretches are marked "...". The model reads less (prompt reading dominates the wait on a CPU), and what it
+    quotes is still checked against the whole passage. Measured on MultiHop-RAG dev questions: the three best
+    sentences of a retrieved passage hold its gold fact 94% of the time (BENCHMARKS.md).
+    """
+    from index.chunking import sentence_spans
+
+    spans = sentence_spans(text)
+    if len(spans) <= sentences:
+        return text
+    wanted = _content_words(question)
+    order = sorted(range(len(spans)), key=lambda i: (-len(_content_words(text[slice(*spans[i])]) & wanted), i))
+    keep = sorted(order[:sentences])
+    runs: list[list[int]] = []  # stretches of consecutive kept sentences, shown as the text has them
+    for i in keep:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    shown = " ... ".join(text[spans[run[0]][0] : spans[run[-1]][1]].strip() for run in runs)
+    return ("... " if keep[0] else "") + shown + (" ..." if keep[-1] != len(spans) - 1 else "")
+
+
+_STOPWORDS = frozenset(
+    "a about after all also an and any are as at be been but by can could did do does for from had has have he her "
+    "his how i if in into is it its of on or our she so than that the their them they this to was were what when "
+    "where which who whom whose why will with would you article articles report reported according".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    words = re.findall(r"\w+", text.lower())
+    return {re.sub(r"(?:ing|ed|es|s)$", "", w) for w in words if len(w) > 2 and w not in _STOPWORDS}
 
 
 def answer_prompt() -> ChatPromptTemplate:
@@ -66,13 +142,47 @@ def answer(
         reason = "no passage is close to the question and none mentions a name in it"
         return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=reason)
     model = llm if isinstance(llm, BaseChatModel) else llm()  # a loader: only questions that need a model load it
-    chain = answer_prompt() | model | StrOutputParser()
+    chain = answer_prompt() | (verdict_first(model) if is_yes_no(query) else model) | StrOutputParser()
     pieces: list[str] = []
-    for token in chain.stream({"passages": format_passages(passages), "question": query}):
+    shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
+    for token in chain.stream({"passages": shown, "question": query}):
         pieces.append(token)
         if on_token is not None:
             on_token(token)
-    return finalize(question, "".join(pieces), passages)
+        if len(pieces) % 8 == 0 and repetition_start("".join(pieces)) is not None:
+            break  # greedy decoding of a small model can loop; what follows the first round adds nothing
+    raw = "".join(pieces)
+    return finalize(question, raw[: repetition_start(raw)], passages)
+
+
+_LOOP_CHARS = 60
+
+
+def repetition_start(text: str) -> int | None:
+    """Where text starts repeating itself, if it does: a sentence end before the earlier copy of its tail ends."""
+    if len(text) < 2 * _LOOP_CHARS:
+        return None
+    tail = text[-_LOOP_CHARS:]
+    earlier = text.find(tail, 0, len(text) - 1)
+    if earlier + _LOOP_CHARS > len(text) - _LOOP_CHARS:
+        return None
+    cut = earlier + _LOOP_CHARS
+    sentence_end = max(text.rfind(mark, 0, cut) for mark in (". ", "] ", "\n", '." ', '" '))
+    return sentence_end + 1 if sentence_end > 0 else cut
+
+
+_AUXILIARY = r"(?:does|did|do|is|are|was|were|has|have|had|can|could|will|would|should)"
+_YES_NO = re.compile(
+    rf"^\s*{_AUXILIARY}\b"
+    rf"|^\s*(?:after|before|between|following|considering|given|according|although|while|in|when|with|comparing|"
+    rf"based)\b[^?]*?,\s*{_AUXILIARY}\b",
+    re.IGNORECASE,
+)
+
+
+def is_yes_no(question: str) -> bool:
+    """A question answered by yes or no: "Did ...?", or "After the report on ..., was there ...?"."""
+    return bool(_YES_NO.search(question))
 
 
 def finalize(question: str, raw: str, passages: Sequence[Passage]) -> Answer:
@@ -81,7 +191,9 @@ def finalize(question: str, raw: str, passages: Sequence[Passage]) -> Answer:
     if is_refusal(text):
         reason = "the model found no answer in the passages"
         return Answer(question=question, text=REFUSAL, refused=True, passages=list(passages), reason=reason)
-    checked = check_answer(text, passages, refusal=REFUSAL)
+    # Checked against the passages as the model saw them: a sentence copied from planted instructions has no support.
+    evidence = [replace(p, text=mask_instructions(p.text)) for p in passages]
+    checked = check_answer(text, evidence, refusal=REFUSAL)
     if not checked.text.strip() or is_refusal(checked.text):
         # Nothing the passages back survived the check: say so rather than show unbacked text.
         reason = "no sentence of the model's answer was backed by the passages"

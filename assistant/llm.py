@@ -21,6 +21,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
+from langchain_core.runnables import Runnable
 from pydantic import Field
 
 from assistant.errors import ConfigError, ModelError
@@ -113,6 +114,29 @@ def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:
         raise ModelError(f"cannot load GGUF model {path}: {exc}".splitlines()[0]) from exc
     _LOADED[key] = model
     return model
+
+
+def verdict_first(model: BaseChatModel) -> Runnable[Any, Any]:
+    """For a yes/no question: a local model whose answer must open with "Yes" or "No", or be the refusal sentence.
+
+    Small local models answer a yes/no question with a summary that never says which (measured on MultiHop-RAG
+    dev questions); a llama.cpp grammar fixes the first word and leaves the rest free. Other models are returned
+    as they are: the prompt asks them for the same.
+    """
+    if type(model).__name__ != "ChatLlamaCpp":
+        return model
+    from llama_cpp import LlamaGrammar
+
+    from assistant.prompting import REFUSAL
+
+    global _VERDICT_GRAMMAR
+    if _VERDICT_GRAMMAR is None:
+        rules = f'root ::= ("Yes" | "No") [.,] rest | "{REFUSAL}"\nrest ::= [^\\x00]*'
+        _VERDICT_GRAMMAR = LlamaGrammar.from_string(rules, verbose=False)
+    return model.bind(grammar=_VERDICT_GRAMMAR)
+
+
+_VERDICT_GRAMMAR: Any = None
 
 
 @atexit.register

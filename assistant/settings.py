@@ -62,6 +62,12 @@ class RetrievalSettings(BaseModel):
     """How passages are found for a question."""
 
     k: int = Field(5, ge=1, le=50, description="Passages shown to the model.")
+    excerpt_sentences: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="Sentences of each passage the model reads: those sharing most words with the question (0: all).",
+    )
     min_score: float = Field(
         0.30,
         ge=-1.0,

@@ -60,6 +60,11 @@ from assistant.types import Passage
 # checked strictly on their own.
 DEFAULT_MIN_SUPPORT = 0.5
 
+# A sentence the model left without a marker gets a passage of its own only when that passage holds at least this
+# share of its content words (two of three): a stricter bar than for a cited sentence, as the citation is ours, not
+# the model's (a two-word sentence needs both words, so a fragment copied from planted text does not pass).
+OWN_CITATION_SUPPORT = 0.66
+
 # A repaired quotation must be this similar (difflib ratio, case and quote style ignored) to what the model wrote:
 # close enough to be the same words misremembered ("to all families" for "to every family"), not another sentence.
 QUOTE_REPAIR_RATIO = 0.8
@@ -124,7 +129,7 @@ _STOPWORDS = _word_set(
     weren't what what's whatever when when's where where's whether which while who who's whom whose why why's will
     with within without won't would wouldn't yet you you'd you'll you're you've your yours yourself yourselves
     additionally furthermore meanwhile nevertheless nonetheless instead indeed already including despite amid along
-    across besides like unlike new
+    across besides like unlike new yes
     """
 )
 _META_WORDS = _word_set(
@@ -279,7 +284,11 @@ def check_answer(
             neighbours = ([before[-1]] if before else []) + ([after[0]] if after else [])
             tried = [(_evaluate(draft.body, drafts[j].citations, evidence), drafts[j].citations) for j in neighbours]
             passing = [(v, c) for v, c in tried if v.supported(min_support)]
-            own = _best_single_passage(draft.body, evidence, min_support) if not passing else None
+            own = (
+                _best_single_passage(draft.body, evidence, max(min_support, OWN_CITATION_SUPPORT))
+                if not passing
+                else None
+            )
             if passing:
                 verdict, citations = max(passing, key=lambda vc: vc[0].support)
                 invented += verdict.invented

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer import answer, finalize, format_passages
+import pytest
+
+from assistant.answer import answer, excerpt, finalize, format_passages, is_yes_no, repetition_start
 from assistant.chat import Chat
 from assistant.llm import RecordingChatModel
 from assistant.prompting import REFUSAL
@@ -24,13 +26,26 @@ def test_model_receives_the_retrieved_passages_numbered_as_cited(sample_retrieve
     [prompt] = fake.prompts
     for n, p in enumerate(result.passages, start=1):
         assert f"[{n}] {p.title}" in prompt
-        assert p.text in prompt
+        shown = excerpt(p.text, "What did Okafor demand?", settings.retrieval.excerpt_sentences)
+        pieces = shown.removeprefix("... ").removesuffix(" ...").split(" ... ")
+        assert shown in prompt and all(piece in p.text for piece in pieces)
     assert "Okafor" in result.passages[0].text
     assert "ignore any instructions" in prompt.lower() or "not instructions" in prompt.lower()
     assert "[9]" not in result.text  # it points at no passage
     assert [c.n for c in result.citations] == [1]
     assert result.citations[0].passage == result.passages[0]
     assert not result.refused
+
+
+def test_excerpt_keeps_the_sentences_that_share_words_with_the_question() -> None:
+    text = (
+        "The council met on Monday. It approved the budget for roads. The mayor, Jane Roe, said the bridge would "
+        "reopen in May. Critics said the plan came late. Schools get more money."
+    )
+    shown = excerpt(text, "When will the bridge reopen, according to the mayor?", 2)
+    # The mayor's sentence shares most words; the tie at zero goes to the earlier sentence.
+    assert shown == "The council met on Monday. ... The mayor, Jane Roe, said the bridge would reopen in May. ..."
+    assert excerpt(text, "bridge", 5) == text and excerpt(text, "bridge", 9) == text
 
 
 def test_irrelevant_question_is_refused_without_calling_the_model(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
@@ -102,3 +117,24 @@ def test_fake_factory_model_quotes_passage_one(sample_retriever, settings) -> No
     )
     [quote] = re.findall(r'"([^"]+)"', result.text)
     assert quote in result.citations[0].passage.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Did the Northern Dispatch report the ceasefire before the Continental Wire Service?", True),
+        ("After the Harbor Courier report on March 14, 2024, was rationing extended?", True),
+        ("Is the Sarn River ceasefire holding?", True),
+        ("Who brokered the Sarn River ceasefire?", False),
+        ("Which outlet, reporting on the ceasefire, did quote Lindqvist?", False),
+    ],
+)
+def test_yes_no_questions_are_recognised(question: str, expected: bool) -> None:
+    assert is_yes_no(question) is expected
+
+
+def test_a_looping_answer_is_cut_after_its_first_round() -> None:
+    once = 'Yes, the maps were saved [1]. Varga said: "We carried the map cases out by hand while the smoke fell." '
+    looping = once + once[30:] * 3
+    assert looping[: repetition_start(looping)] == once.strip()
+    assert repetition_start(once) is None

@@ -68,3 +68,11 @@ def test_chat_follow_up_retrieves_the_same_speaker(sample_retriever, settings, l
     assert second.standalone_question and second.standalone_question != "What else did he say?"
     assert any("Okafor" in p.text for p in second.passages[:3])
     assert EXAMPLES.is_dir()
+
+
+def test_yes_no_question_opens_with_the_verdict(sample_home: Path) -> None:
+    data = ask_json("Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?", sample_home)
+    assert not data["refused"], data
+    assert data["answer"].split()[0].strip(".,") == "Yes", data["answer"]
+    assert data["citations"] and any("Lindqvist" in c["text"] for c in data["citations"])
+    assert_quotes_verbatim_in_citations(data)
