@@ -80,7 +80,7 @@ class LLMSettings(BaseModel):
     """Generation parameters for the chat model."""
 
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is deterministic.")
-    max_tokens: int = Field(400, ge=16, description="Most tokens an answer may have.")
+    max_tokens: int = Field(256, ge=16, description="Most tokens an answer may have.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     n_threads: int | None = Field(None, description="CPU threads for the local model; default: all cores.")
     seed: int = Field(42, description="Seed for the local model.")

@@ -200,10 +200,11 @@ class Store:
         # Statements are found in the cleaned text, so their offsets index the same text as the chunks'.
         said = {a.doc_id: extract_statements(a.text) for a, _, _ in planned}
         with self._transaction():
-            for article, chunks, _ in planned:
+            for article, chunks, old_ids in planned:
                 self._put_article(article, "pending")
-                self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (article.doc_id,))
-                self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (article.doc_id,))
+                if old_ids:  # the FTS delete scans the whole table (doc_id is not indexed there): only when needed
+                    self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (article.doc_id,))
+                    self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (article.doc_id,))
                 self.db.executemany(
                     'INSERT INTO chunks (chunk_id, doc_id, chunk_no, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
                     [(cid, article.doc_id, c.chunk_no, c.start, c.end, c.text) for cid, c in chunks],
@@ -355,11 +356,16 @@ class Store:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
         condition, params = (filters or Filters()).sql("a")
+        # The best k are picked from the FTS table alone (joined to articles only to filter), and only those k are
+        # joined to their text: joining every match first made this 5x slower at 100k passages (BENCHMARKS.md).
         rows = self.db.execute(
-            f"""SELECT f.chunk_id, -bm25(chunks_fts) AS score, c.chunk_no, c.start, c."end", c.text,
+            f"""SELECT best.chunk_id, best.score, c.chunk_no, c.start, c."end", c.text,
                       a.doc_id, a.title, a.source, a.published_at, a.path
-               FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.chunk_id JOIN articles a ON a.doc_id = c.doc_id
-               WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",
+               FROM (SELECT f.chunk_id, -bm25(chunks_fts) AS score
+                     FROM chunks_fts f JOIN articles a ON a.doc_id = f.doc_id
+                     WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?) best
+               JOIN chunks c ON c.chunk_id = best.chunk_id JOIN articles a ON a.doc_id = c.doc_id
+               ORDER BY best.score DESC""",
             (match, *params, k),
         ).fetchall()
         return [
