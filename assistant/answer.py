@@ -164,7 +164,7 @@ def repetition_start(text: str) -> int | None:
         return None
     tail = text[-_LOOP_CHARS:]
     earlier = text.find(tail, 0, len(text) - 1)
-    if earlier + _LOOP_CHARS > len(text) - _LOOP_CHARS:
+    if earlier < 0 or earlier + _LOOP_CHARS > len(text) - _LOOP_CHARS:
         return None
     cut = earlier + _LOOP_CHARS
     sentence_end = max(text.rfind(mark, 0, cut) for mark in (". ", "] ", "\n", '." ', '" '))

@@ -359,6 +359,8 @@ class AnswerRecord:
     cites_gold: bool = False
     quotes: int = 0
     invented_quotes: int = 0
+    reason: str = ""  # why it refused, when it did
+    dropped: list[str] = field(default_factory=list)  # sentences the checker removed, with the reason
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as one line of `eval answers --records`."""
@@ -463,6 +465,8 @@ def score_answer(query: Query, answer: Answer, seconds: float) -> AnswerRecord:
         cites_gold=answered and cites_gold_article(answer, query.evidence_docs),
         quotes=quotes,
         invented_quotes=invented,
+        reason=answer.reason,
+        dropped=list(answer.checked.dropped) if answer.checked is not None else [],
     )
 
 

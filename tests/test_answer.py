@@ -138,3 +138,11 @@ def test_a_looping_answer_is_cut_after_its_first_round() -> None:
     looping = once + once[30:] * 3
     assert looping[: repetition_start(looping)] == once.strip()
     assert repetition_start(once) is None
+
+
+def test_an_answer_that_does_not_loop_is_kept_whole() -> None:
+    text = (
+        "The company at the center of the antitrust lawsuit is Google. The suit was filed by a publisher in Arkansas."
+    )
+    assert repetition_start(text) is None
+    assert repetition_start(text + " It seeks damages for lost advertising revenue and traffic.") is None
