@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from functools import lru_cache
+from itertools import combinations
 
 from assistant.types import Passage
 
@@ -211,13 +212,15 @@ class _Evidence:
     text: str
     terms: frozenset[str]
     numbers: frozenset[str]
+    names: tuple[str, ...] = ()  # the article's title and outlet: quoting them ("The Roar | ...") is verbatim too
 
     @classmethod
     def of(cls, passage: Passage) -> _Evidence:
         everything = f"{passage.title}\n{passage.source}\n{passage.published_at}\n{passage.text}"
         numbers = _numbers(everything, lenient=True)
         terms = _content_terms(everything) | {f"#{n}" for n in numbers}
-        return cls(passage.text, frozenset(terms), frozenset(numbers))
+        names = tuple(name for name in (passage.title, passage.source) if name)
+        return cls(passage.text, frozenset(terms), frozenset(numbers), names)
 
 
 @dataclass
@@ -284,20 +287,16 @@ def check_answer(
             neighbours = ([before[-1]] if before else []) + ([after[0]] if after else [])
             tried = [(_evaluate(draft.body, drafts[j].citations, evidence), drafts[j].citations) for j in neighbours]
             passing = [(v, c) for v, c in tried if v.supported(min_support)]
-            own = (
-                _best_single_passage(draft.body, evidence, max(min_support, OWN_CITATION_SUPPORT))
-                if not passing
-                else None
-            )
+            own = _best_passages(draft.body, evidence, max(min_support, OWN_CITATION_SUPPORT)) if not passing else None
             if passing:
                 verdict, citations = max(passing, key=lambda vc: vc[0].support)
                 invented += verdict.invented
                 repaired += verdict.repaired
                 _settle(draft, verdict, citations, min_support, drop_unsupported, inherited=True)
             elif own is not None:
-                verdict, n = own
-                verdict.text = _append_marker(verdict.text or draft.body, n)
-                _settle(draft, verdict, [n], min_support, drop_unsupported, inherited=False)
+                verdict, group = own
+                verdict.text = _append_marker(verdict.text or draft.body, group)
+                _settle(draft, verdict, group, min_support, drop_unsupported, inherited=False)
                 if draft.kept is not None:
                     draft.kept.reason = "; ".join(
                         filter(None, [draft.kept.reason, "citation added: the model gave none"])
@@ -678,7 +677,7 @@ def _normalized(text: str) -> tuple[str, tuple[int, ...]]:
 def _evaluate(body: str, citations: Sequence[int], evidence: Sequence[_Evidence]) -> _Verdict:
     """Check one sentence body's quotations, then its support, against the cited passages."""
     cited = [evidence[n - 1] for n in citations]
-    texts = [e.text for e in cited]
+    texts = [e.text for e in cited] + [name for e in cited for name in e.names]
     text, invented, repaired, problem = _check_quotes(body, texts)
     if text is None:
         return _Verdict(None, invented, repaired, problem=problem)
@@ -693,24 +692,32 @@ def _evaluate(body: str, citations: Sequence[int], evidence: Sequence[_Evidence]
     return _Verdict(text, invented, repaired, support=support, missing_numbers=missing)
 
 
-def _best_single_passage(body: str, evidence: Sequence[_Evidence], min_support: float) -> tuple[_Verdict, int] | None:
-    """The one passage that holds a marker-less sentence best: its quotations verbatim as written, well supported."""
-    best: tuple[_Verdict, int] | None = None
-    for n in range(1, len(evidence) + 1):
-        verdict = _evaluate(body, [n], evidence)
-        if verdict.invented or verdict.repaired or not verdict.supported(min_support):
-            continue
-        if best is None or verdict.support > best[0].support:
-            best = (verdict, n)
-    return best
+def _best_passages(body: str, evidence: Sequence[_Evidence], min_support: float) -> tuple[_Verdict, list[int]] | None:
+    """The passage, else the pair of passages, that holds a marker-less sentence best: quotations verbatim as written,
+    well supported. A pair serves sentences that join two articles ("both reports say ...")."""
+    for groups in (
+        [[n] for n in range(1, len(evidence) + 1)],
+        list(map(list, combinations(range(1, len(evidence) + 1), 2))),
+    ):
+        best: tuple[_Verdict, list[int]] | None = None
+        for group in groups:
+            verdict = _evaluate(body, group, evidence)
+            if verdict.invented or verdict.repaired or not verdict.supported(min_support):
+                continue
+            if best is None or verdict.support > best[0].support:
+                best = (verdict, group)
+        if best is not None:
+            return best
+    return None
 
 
-def _append_marker(text: str, n: int) -> str:
-    """Add `[n]` at the end of a sentence: before its final stop, or after a closing quotation mark."""
+def _append_marker(text: str, numbers: Sequence[int]) -> str:
+    """Add `[n]` (or `[n][m]`) at the end of a sentence: before its final stop, or after a closing quotation mark."""
     text = text.rstrip()
+    marks = "".join(f"[{n}]" for n in numbers)
     if text[-1:] in ".!?" and text[-2:-1] not in "\"”’'":
-        return f"{text[:-1]} [{n}]{text[-1]}"
-    return f"{text} [{n}]"
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"
 
 
 def _settle(
