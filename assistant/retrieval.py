@@ -67,10 +67,11 @@ class Retriever:
         """Return up to k passages for `query`, best first."""
         k = k or self.settings.retrieval.k
         filters = filters or Filters()
-        vector = self.store.embeddings.embed_query(query)
+        parts = self.parts(query, filters) if self.decompose else []
+        # One embedding batch for the question and its parts rather than a forward pass each (BENCHMARKS.md).
+        vector, *part_vectors = self.store.embeddings.embed_documents([query] + [part.text for part in parts])
         rankings = [self._ranked(query, vector, filters, max(_CANDIDATES, k))]
-        for part in self.parts(query, filters) if self.decompose else []:
-            part_vector = self.store.embeddings.embed_query(part.text)
+        for part, part_vector in zip(parts, part_vectors, strict=True):
             rankings.append(self._ranked(part.text, part_vector, part.filters, max(_CANDIDATES, k)))
         return self._with_cosine(by_article(rankings, k), vector)
 
