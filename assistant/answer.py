@@ -16,7 +16,7 @@ from assistant.llm import verdict_first
 from assistant.prompting import REFUSAL, load_prompt
 from assistant.quoting import answer_from_statements
 from assistant.types import Answer, Citation, Filters, Passage
-from assistant.verify import check_answer
+from assistant.verify import check_answer, content_terms
 
 if TYPE_CHECKING:
     from assistant.retrieval import Retriever
@@ -83,8 +83,8 @@ def excerpt(text: str, question: str, sentences: int) -> str:
     spans = sentence_spans(text)
     if len(spans) <= sentences:
         return text
-    wanted = _content_words(question)
-    order = sorted(range(len(spans)), key=lambda i: (-len(_content_words(text[slice(*spans[i])]) & wanted), i))
+    wanted = content_terms(question)
+    order = sorted(range(len(spans)), key=lambda i: (-len(content_terms(text[slice(*spans[i])]) & wanted), i))
     keep = sorted(order[:sentences])
     runs: list[list[int]] = []  # stretches of consecutive kept sentences, shown as the text has them
     for i in keep:
@@ -94,18 +94,6 @@ def excerpt(text: str, question: str, sentences: int) -> str:
             runs.append([i])
     shown = " ... ".join(text[spans[run[0]][0] : spans[run[-1]][1]].strip() for run in runs)
     return ("... " if keep[0] else "") + shown + (" ..." if keep[-1] != len(spans) - 1 else "")
-
-
-_STOPWORDS = frozenset(
-    "a about after all also an and any are as at be been but by can could did do does for from had has have he her "
-    "his how i if in into is it its of on or our she so than that the their them they this to was were what when "
-    "where which who whom whose why will with would you article articles report reported according".split()
-)
-
-
-def _content_words(text: str) -> set[str]:
-    words = re.findall(r"\w+", text.lower())
-    return {re.sub(r"(?:ing|ed|es|s)$", "", w) for w in words if len(w) > 2 and w not in _STOPWORDS}
 
 
 def answer_prompt() -> ChatPromptTemplate:

@@ -212,15 +212,13 @@ class _Evidence:
     text: str
     terms: frozenset[str]
     numbers: frozenset[str]
-    names: tuple[str, ...] = ()  # the article's title and outlet: quoting them ("The Roar | ...") is verbatim too
 
     @classmethod
     def of(cls, passage: Passage) -> _Evidence:
         everything = f"{passage.title}\n{passage.source}\n{passage.published_at}\n{passage.text}"
         numbers = _numbers(everything, lenient=True)
-        terms = _content_terms(everything) | {f"#{n}" for n in numbers}
-        names = tuple(name for name in (passage.title, passage.source) if name)
-        return cls(passage.text, frozenset(terms), frozenset(numbers), names)
+        terms = content_terms(everything) | {f"#{n}" for n in numbers}
+        return cls(passage.text, frozenset(terms), frozenset(numbers))
 
 
 @dataclass
@@ -677,14 +675,14 @@ def _normalized(text: str) -> tuple[str, tuple[int, ...]]:
 def _evaluate(body: str, citations: Sequence[int], evidence: Sequence[_Evidence]) -> _Verdict:
     """Check one sentence body's quotations, then its support, against the cited passages."""
     cited = [evidence[n - 1] for n in citations]
-    texts = [e.text for e in cited] + [name for e in cited for name in e.names]
+    texts = [e.text for e in cited]
     text, invented, repaired, problem = _check_quotes(body, texts)
     if text is None:
         return _Verdict(None, invented, repaired, problem=problem)
     if not all(_verbatim_anywhere(part, texts) for part in _quote_parts(text)):
         return _Verdict(None, invented, repaired, problem="a quotation could not be verified after repair")
     plain = _MARKER_RE.sub(" ", text)
-    terms = _content_terms(plain)
+    terms = content_terms(plain)
     known: frozenset[str] = frozenset().union(*(e.terms for e in cited))
     numbers: frozenset[str] = frozenset().union(*(e.numbers for e in cited))
     support = sum(1 for t in terms if t in known) / len(terms) if terms else 1.0
@@ -762,11 +760,11 @@ def _is_connective(body: str) -> bool:
     plain = _MARKER_RE.sub(" ", body).strip()
     if _numbers(plain, lenient=False) or quoted_spans(plain):
         return False
-    terms = _content_terms(plain)
+    terms = content_terms(plain)
     return not terms or (plain.rstrip("*_ ").endswith(":") and len(terms) <= 3)
 
 
-def _content_terms(text: str) -> set[str]:
+def content_terms(text: str) -> set[str]:
     """Stems of the words that carry content; number words become `#n` to meet digits."""
     terms = set()
     for match in _TERM_RE.finditer(text):
