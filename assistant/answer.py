@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
 
 from assistant.coverage import coverage_gap
-from assistant.llm import verdict_first
+from assistant.llm import verdict_first, yes_probability
 from assistant.prompting import REFUSAL, load_prompt
 from assistant.quoting import answer_from_statements
 from assistant.types import Answer, Citation, Filters, Passage
-from assistant.verify import check_answer, content_terms
+from assistant.verify import CheckedSentence, check_answer, cited_numbers, content_terms
 
 if TYPE_CHECKING:
     from assistant.retrieval import Retriever
@@ -130,17 +131,24 @@ def answer(
         reason = "no passage is close to the question and none mentions a name in it"
         return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=reason)
     model = llm if isinstance(llm, BaseChatModel) else llm()  # a loader: only questions that need a model load it
-    chain = answer_prompt() | (verdict_first(model) if is_yes_no(query) else model) | StrOutputParser()
-    pieces: list[str] = []
     shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
-    for token in chain.stream({"passages": shown, "question": query}):
+    inputs = {"passages": shown, "question": query}
+    yes_no = is_yes_no(query)
+    runnable: Runnable[Any, Any] = model
+    if yes_no:
+        p_yes = yes_probability(model, answer_prompt().format_messages(**inputs))
+        verdict = None if p_yes is None else ("Yes" if p_yes >= settings.llm.yes_threshold else "No")
+        runnable = verdict_first(model, verdict)
+    chain = answer_prompt() | runnable | StrOutputParser()
+    pieces: list[str] = []
+    for token in chain.stream(inputs):
         pieces.append(token)
         if on_token is not None:
             on_token(token)
         if len(pieces) % 8 == 0 and repetition_start("".join(pieces)) is not None:
             break  # greedy decoding of a small model can loop; what follows the first round adds nothing
     raw = "".join(pieces)
-    return finalize(question, raw[: repetition_start(raw)], passages)
+    return finalize(question, raw[: repetition_start(raw)], passages, yes_no=yes_no)
 
 
 _LOOP_CHARS = 60
@@ -173,15 +181,36 @@ def is_yes_no(question: str) -> bool:
     return bool(_YES_NO.search(question))
 
 
-def finalize(question: str, raw: str, passages: Sequence[Passage]) -> Answer:
-    """Turn the model's raw text into a checked Answer: valid markers only, verbatim quotes only, cited sentences."""
+_VERDICT = re.compile(r"^(Yes|No)\b[\s.,;:!-]*", re.IGNORECASE)
+
+
+def finalize(question: str, raw: str, passages: Sequence[Passage], *, yes_no: bool = False) -> Answer:
+    """Turn the model's raw text into a checked Answer: valid markers only, verbatim quotes only, cited sentences.
+
+    With `yes_no`, an opening "Yes"/"No" is the verdict and stands as its own sentence. When none of the sentences
+    explaining it survive the check, the verdict is still shown, marked unsupported, citing the passages the model
+    cited (or the two best ones): small models restate the question after the verdict, and that restatement finds
+    no support even when the verdict is right (measured on MultiHop-RAG dev questions).
+    """
     text = raw.strip()
     if is_refusal(text):
         reason = "the model found no answer in the passages"
         return Answer(question=question, text=REFUSAL, refused=True, passages=list(passages), reason=reason)
+    verdict = _VERDICT.match(text) if yes_no else None
+    if verdict is not None:
+        rest = text[verdict.end() :]
+        text = f"{verdict.group(1).capitalize()}." + (f" {rest[:1].upper()}{rest[1:]}" if rest else "")
     # Checked against the passages as the model saw them: a sentence copied from planted instructions has no support.
     evidence = [replace(p, text=mask_instructions(p.text)) for p in passages]
     checked = check_answer(text, evidence, refusal=REFUSAL)
+    if verdict is not None and not any(s.citations for s in checked.sentences):
+        word = verdict.group(1).capitalize()
+        numbers = [n for n in cited_numbers(raw) if 1 <= n <= len(passages)] or _best_articles(passages, 2)
+        markers = "".join(f"[{n}]" for n in numbers)
+        reason = "the verdict alone: the sentences explaining it were not backed by the passages"
+        alone = CheckedSentence(f"{word} {markers}.", numbers, supported=False, support=0.0, reason=reason)
+        checked.sentences = [alone]
+        checked.text = checked.sentences[0].text
     if not checked.text.strip() or is_refusal(checked.text):
         # Nothing the passages back survived the check: say so rather than show unbacked text.
         reason = "no sentence of the model's answer was backed by the passages"
@@ -198,6 +227,15 @@ def finalize(question: str, raw: str, passages: Sequence[Passage]) -> Answer:
         passages=list(passages),
         checked=checked,
     )
+
+
+def _best_articles(passages: Sequence[Passage], count: int) -> list[int]:
+    """Numbers of the best-ranked passage of each of the first `count` articles."""
+    numbers: dict[str, int] = {}
+    for n, p in enumerate(passages, start=1):
+        if len(numbers) < count:
+            numbers.setdefault(p.doc_id, n)
+    return list(numbers.values())
 
 
 def is_refusal(text: str) -> bool:

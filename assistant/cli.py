@@ -246,6 +246,7 @@ def _render_answer(result: Answer, *, streamed: bool) -> None:
         console.print()
         console.rule("Checked answer", style="dim")
     console.print(result.text)
+    _print_unbacked(result)
     if result.refused:
         if result.reason:
             console.print(f"({result.reason})", style="dim", markup=False)
@@ -294,6 +295,7 @@ def chat(
         settings = _retrieval_overrides(_settings(config, **flags), k)
         filters = _filters(source, since, until)
         session = Chat(settings, make_chat_model(settings.model, settings), _open_index(settings), filters=filters)
+        session.warm_up()
         print("Ask about the indexed articles. /help for commands, /quit or Ctrl-D to leave.")
         while True:
             try:
@@ -329,6 +331,7 @@ def _render_answer_text(result: Answer, *, streamed: bool) -> None:
         console.print()
         console.rule("Checked answer", style="dim")
     console.print(result.text, markup=False)
+    _print_unbacked(result)
     if result.refused and result.reason:
         console.print(f"({result.reason})", style="dim", markup=False)
     if result.citations:
@@ -337,6 +340,15 @@ def _render_answer_text(result: Answer, *, streamed: bool) -> None:
             style="dim",
             markup=False,
         )
+
+
+def _print_unbacked(result: Answer) -> None:
+    """Name the kept sentences whose cited passages do not back them (`"supported": false` in --json)."""
+    sentences = getattr(result.checked, "sentences", None) or []
+    weak = [s.text for s in sentences if not s.supported]
+    if weak and not result.refused:
+        shown = "; ".join(t if len(t) <= 80 else t[:77] + "..." for t in weak)
+        _console().print(f"(not backed by the passages it cites: {shown})", style="dim", markup=False)
 
 
 def _render_sources(result: Answer) -> None:

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import atexit
+import math
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -100,7 +102,7 @@ def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:
         model = ChatLlamaCpp(
             model_path=str(path),
             n_ctx=llm.n_ctx,
-            n_threads=llm.n_threads,
+            n_threads=llm.n_threads or os.cpu_count() or 1,  # llama.cpp's own default is half the cores
             n_batch=512,  # the default of 8 makes prompt reading several times slower
             temperature=llm.temperature,
             top_k=1 if llm.temperature == 0 else 40,
@@ -116,12 +118,13 @@ def _llama_cpp(path: Path, settings: Settings) -> BaseChatModel:
     return model
 
 
-def verdict_first(model: BaseChatModel) -> Runnable[Any, Any]:
+def verdict_first(model: BaseChatModel, verdict: str | None = None) -> Runnable[Any, Any]:
     """For a yes/no question: a local model whose answer must open with "Yes" or "No", or be the refusal sentence.
 
     Small local models answer a yes/no question with a summary that never says which (measured on MultiHop-RAG
-    dev questions); a llama.cpp grammar fixes the first word and leaves the rest free. Other models are returned
-    as they are: the prompt asks them for the same.
+    dev questions); a llama.cpp grammar fixes the first word and leaves the rest free. With `verdict` ("Yes" or
+    "No", decided by `yes_probability`) the first word can only be that one. Other models are returned as they are:
+    the prompt asks them for the same.
     """
     if type(model).__name__ != "ChatLlamaCpp":
         return model
@@ -129,14 +132,58 @@ def verdict_first(model: BaseChatModel) -> Runnable[Any, Any]:
 
     from assistant.prompting import REFUSAL
 
-    global _VERDICT_GRAMMAR
-    if _VERDICT_GRAMMAR is None:
-        rules = f'root ::= ("Yes" | "No") [.,] rest | "{REFUSAL}"\nrest ::= [^\\x00]*'
-        _VERDICT_GRAMMAR = LlamaGrammar.from_string(rules, verbose=False)
-    return model.bind(grammar=_VERDICT_GRAMMAR)
+    if verdict not in _VERDICT_GRAMMARS:
+        words = f'"{verdict}"' if verdict else '("Yes" | "No")'
+        rules = f'root ::= {words} [.,] rest | "{REFUSAL}"\nrest ::= [^\\x00]*'
+        _VERDICT_GRAMMARS[verdict] = LlamaGrammar.from_string(rules, verbose=False)
+    return model.bind(grammar=_VERDICT_GRAMMARS[verdict])
 
 
-_VERDICT_GRAMMAR: Any = None
+_VERDICT_GRAMMARS: dict[str | None, Any] = {}
+
+
+def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> float | None:
+    """How much the local model prefers "Yes" over "No" as the first word of its reply, from its logits.
+
+    P(Yes) / (P(Yes) + P(No)) for the first token, or None for models whose logits are out of reach. A small model
+    says "Yes" to most yes/no questions (measured on MultiHop-RAG dev questions); comparing this probability with a
+    threshold calibrated on dev questions (`llm.yes_threshold`) corrects that bias. The prompt is read once: the
+    answer that follows reuses llama.cpp's cache of it.
+    """
+    if type(model).__name__ != "ChatLlamaCpp":
+        return None
+    from langchain_community.chat_models.llamacpp import _convert_message_to_dict
+    from llama_cpp import LogitsProcessorList
+
+    llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
+    yes, no = (llama.tokenize(word, add_bos=False, special=False)[0] for word in (b"Yes", b"No"))
+    seen: list[tuple[float, float]] = []
+
+    def capture(input_ids: Any, scores: Any) -> Any:
+        if not seen:
+            seen.append((float(scores[yes]), float(scores[no])))
+        return scores
+
+    llama.create_chat_completion(
+        messages=[_convert_message_to_dict(m) for m in messages],
+        max_tokens=1,
+        temperature=0.0,
+        logits_processor=LogitsProcessorList([capture]),
+    )
+    if not seen:
+        return None
+    logit_yes, logit_no = seen[0]
+    return 1.0 / (1.0 + math.exp(max(-50.0, min(50.0, logit_no - logit_yes))))
+
+
+def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
+    """Read `messages` into a local model's prompt cache (one token generated); other models need nothing."""
+    if type(model).__name__ != "ChatLlamaCpp":
+        return
+    from langchain_community.chat_models.llamacpp import _convert_message_to_dict
+
+    llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
+    llama.create_chat_completion(messages=[_convert_message_to_dict(m) for m in messages], max_tokens=1)
 
 
 @atexit.register

@@ -83,6 +83,13 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(256, ge=16, description="Most tokens an answer may have.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     n_threads: int | None = Field(None, description="CPU threads for the local model; default: all cores.")
+    yes_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="A yes/no question is answered Yes when the local model's P(Yes)/(P(Yes)+P(No)) reaches this "
+        "(calibrated on MultiHop-RAG dev questions, see BENCHMARKS.md).",
+    )
     seed: int = Field(42, description="Seed for the local model.")
     timeout: float = Field(120.0, gt=0, description="Seconds a model server may stay silent before the request fails.")
     max_retries: int = Field(2, ge=0, le=10, description="Retries of a model server request that failed to connect.")

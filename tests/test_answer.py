@@ -146,3 +146,34 @@ def test_an_answer_that_does_not_loop_is_kept_whole() -> None:
     )
     assert repetition_start(text) is None
     assert repetition_start(text + " It seeks damages for lost advertising revenue and traffic.") is None
+
+
+def test_a_verdict_whose_explanation_is_dropped_is_kept_marked_unsupported() -> None:
+    passages = [
+        passage(1, "The council approved the budget on Monday."),
+        passage(1, "The vote was seven to two."),
+        passage(2, "Rents rose by 12 percent."),
+    ]
+    # The model restates the question after its verdict, with no marker: the restatement has no support.
+    result = finalize(
+        "q", "Yes, there was agreement between the two outlets on the portrayal of it.", passages, yes_no=True
+    )
+    assert not result.refused
+    assert result.text == "Yes [1][3]."  # the best passage of each of the two best articles
+    assert result.checked is not None
+    [verdict] = result.checked.sentences
+    assert verdict.citations == [1, 3] and not verdict.supported
+    assert result.checked.dropped  # the restatement is listed as removed
+    # A cited explanation is kept and marked, as any cited sentence is: the verdict stays its own sentence.
+    marked = finalize("q", "No, the outlets disagreed on the portrayal of it [2].", passages, yes_no=True)
+    assert marked.text.startswith("No. The outlets disagreed") and [c.n for c in marked.citations] == [2]
+    assert marked.checked is not None and not marked.checked.sentences[-1].supported
+
+
+def test_a_verdict_with_a_backed_explanation_stands_as_its_own_sentence() -> None:
+    passages = [passage(1, "The council approved the budget on Monday."), passage(2, "Rents rose by 12 percent.")]
+    result = finalize("q", "yes, the council approved the budget on Monday [1].", passages, yes_no=True)
+    assert result.text == "Yes. The council approved the budget on Monday [1]."
+    assert result.checked is not None and all(s.supported for s in result.checked.sentences)
+    # Without the yes/no flag nothing is rescued: an unbacked answer is refused.
+    assert finalize("q", "Yes, there was agreement on the portrayal of it.", passages).refused

@@ -76,3 +76,18 @@ def test_yes_no_question_opens_with_the_verdict(sample_home: Path) -> None:
     assert data["answer"].split()[0].strip(".,") == "Yes", data["answer"]
     assert data["citations"] and any("Lindqvist" in c["text"] for c in data["citations"])
     assert_quotes_verbatim_in_citations(data)
+
+
+def test_the_local_models_yes_probability_follows_the_passage(local_llm) -> None:  # type: ignore[no-untyped-def]
+    from assistant.answer import answer_prompt
+    from assistant.llm import yes_probability
+
+    shown = "[1] Ferry council votes on the harbour budget (The Harbor Courier, 2024-03-14)\n"
+    shown += "The Harbor City council approved the harbour budget on Monday by seven votes to two."
+    probability = {}
+    for verb in ("approve", "reject"):
+        question = f"Did the Harbor City council {verb} the harbour budget?"
+        messages = answer_prompt().format_messages(passages=shown, question=question)
+        probability[verb] = yes_probability(local_llm, messages)
+    assert probability["approve"] is not None and probability["reject"] is not None
+    assert 0.0 < probability["reject"] < probability["approve"] < 1.0, probability
