@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
-from assistant.answer import answer, answer_prompt
+from assistant.answer import answer, answer_prompt, prompt_inputs
 from assistant.llm import prefill
 from assistant.prompting import load_prompt
 
@@ -45,7 +45,7 @@ class Chat:
         llama.cpp reuses the longest cached prefix of a prompt, so the first question then costs only its passages
         (about 4 s less on 2 cores for Qwen-1.5B). `ask` waits for it to finish.
         """
-        messages = answer_prompt().format_messages(passages="", question="")
+        messages = answer_prompt().format_messages(**prompt_inputs("", ""))
         self._warming = threading.Thread(target=prefill, args=(self.llm, messages), daemon=True)
         self._warming.start()
 

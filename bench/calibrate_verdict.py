@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.answer import answer_prompt, format_passages, is_yes_no
+from assistant.answer import answer_prompt, format_passages, is_yes_no, prompt_inputs
 from assistant.evaluation import load_queries, sample_queries
 from assistant.llm import make_chat_model, yes_probability
 from assistant.retrieval import open_retriever
@@ -48,7 +48,7 @@ def main() -> None:
             start = time.perf_counter()
             passages = retriever.search(q.question)
             shown = format_passages(passages, q.question, settings.retrieval.excerpt_sentences)
-            messages = answer_prompt().format_messages(passages=shown, question=q.question)
+            messages = answer_prompt().format_messages(**prompt_inputs(shown, q.question))
             p_yes = yes_probability(model, messages)
             row = {
                 "id": q.id,

@@ -79,7 +79,7 @@ def test_yes_no_question_opens_with_the_verdict(sample_home: Path) -> None:
 
 
 def test_the_local_models_yes_probability_follows_the_passage(local_llm) -> None:  # type: ignore[no-untyped-def]
-    from assistant.answer import answer_prompt
+    from assistant.answer import answer_prompt, prompt_inputs
     from assistant.llm import yes_probability
 
     shown = "[1] Ferry council votes on the harbour budget (The Harbor Courier, 2024-03-14)\n"
@@ -87,7 +87,7 @@ def test_the_local_models_yes_probability_follows_the_passage(local_llm) -> None
     probability = {}
     for verb in ("approve", "reject"):
         question = f"Did the Harbor City council {verb} the harbour budget?"
-        messages = answer_prompt().format_messages(passages=shown, question=question)
+        messages = answer_prompt().format_messages(**prompt_inputs(shown, question))
         probability[verb] = yes_probability(local_llm, messages)
     assert probability["approve"] is not None and probability["reject"] is not None
     assert 0.0 < probability["reject"] < probability["approve"] < 1.0, probability
