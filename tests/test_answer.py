@@ -177,3 +177,28 @@ def test_a_verdict_with_a_backed_explanation_stands_as_its_own_sentence() -> Non
     assert result.checked is not None and all(s.supported for s in result.checked.sentences)
     # Without the yes/no flag nothing is rescued: an unbacked answer is refused.
     assert finalize("q", "Yes, there was agreement on the portrayal of it.", passages).refused
+
+
+def test_chat_sends_a_self_contained_follow_up_without_rewriting(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    fake = RecordingChatModel(messages=iter(["Okafor demanded the release of the sailors [1].", "It rose [1]."]))
+    chat = Chat(settings, fake, sample_retriever)
+    chat.ask("What did Okafor demand?")
+    second = chat.ask("Why did Harbor City ration water?")
+    assert len(fake.prompts) == 2  # no rewrite call between the two answers
+    assert second.standalone_question is None and "Question: Why did Harbor City ration water?" in fake.prompts[1]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What else did he demand?", True),
+        ("and the mayor?", True),
+        ("What about the second vote on the reservoir plan?", True),
+        ("Why did Harbor City ration water?", False),
+        ("Which outlets reported the Sarn River ceasefire?", False),
+    ],
+)
+def test_follow_ups_that_lean_on_the_conversation_are_recognised(question: str, expected: bool) -> None:
+    from assistant.chat import needs_context
+
+    assert needs_context(question) is expected
