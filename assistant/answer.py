@@ -221,6 +221,11 @@ def finalize(question: str, raw: str, passages: Sequence[Passage], *, yes_no: bo
         alone = CheckedSentence(f"{word} {markers}.", numbers, supported=False, support=0.0, reason=reason)
         checked.sentences = [alone]
         checked.text = checked.sentences[0].text
+    elif verdict is None and not any(s.citations for s in checked.sentences):
+        named = _named_answer(text, question, passages)
+        if named is not None:
+            checked.sentences = [named]
+            checked.text = named.text
     if not checked.text.strip() or is_refusal(checked.text):
         # Nothing the passages back survived the check: say so rather than show unbacked text.
         reason = "no sentence of the model's answer was backed by the passages"
@@ -237,6 +242,37 @@ def finalize(question: str, raw: str, passages: Sequence[Passage], *, yes_no: bo
         passages=list(passages),
         checked=checked,
     )
+
+
+# "Sam Bankman-Fried is the individual who ...", "Alameda Research, covered by ...": a capitalised name opening the
+# answer, before a verb or a comma.
+_OPENING_NAME = re.compile(
+    r"^((?:[A-Z][\w&'’.-]*|of|de|van|von|al|and)(?:\s+(?:[A-Z][\w&'’.-]*|of|de|van|von|al|and)){0,5}?)"
+    r"(?=\s*(?:\[\d|,|\.|$|\s+(?:is|was|are|were|has|had|who|which|that)\b))"
+)
+_NOT_NAMES = {"the", "this", "that", "these", "those", "it", "its", "a", "an", "yes", "no", "which", "who", "what"}
+
+
+def _named_answer(text: str, question: str, passages: Sequence[Passage]) -> CheckedSentence | None:
+    """The name an answer opens with, alone, citing up to two passages that mention it; None when there is none.
+
+    For a who/which/what question the 1.5B model often names the answer, then restates the question around it in one
+    long sentence that no passage backs, so the checker drops the name with it. The name is kept when it is not in
+    the question and passages mention it verbatim; it is marked unsupported, as the claim that it answers the
+    question is the model's alone.
+    """
+    match = _OPENING_NAME.match(text.strip())
+    if match is None:
+        return None
+    name = match.group(1).strip(" .")
+    if not name or name.split()[0].lower() in _NOT_NAMES or name.lower() in question.lower():
+        return None
+    numbers = [n for n, p in enumerate(passages, start=1) if name in p.text or name in p.title][:2]
+    if not numbers:
+        return None
+    markers = "".join(f"[{n}]" for n in numbers)
+    reason = "the answer alone: the sentences around it were not backed by the passages"
+    return CheckedSentence(f"{name} {markers}.", numbers, supported=False, support=0.0, reason=reason)
 
 
 def _best_articles(passages: Sequence[Passage], count: int) -> list[int]:

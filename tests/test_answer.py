@@ -202,3 +202,19 @@ def test_follow_ups_that_lean_on_the_conversation_are_recognised(question: str, 
     from assistant.chat import needs_context
 
     assert needs_context(question) is expected
+
+
+def test_a_name_opening_an_unbacked_answer_is_kept_marked_unsupported() -> None:
+    passages = [
+        passage(1, "The council approved the budget on Monday."),
+        passage(2, "Mayor Elena Vasquez said the reservoir was at 31 percent."),
+    ]
+    question = "Who is the official that warned about the reservoir before the vote?"
+    raw = "Elena Vasquez is the official that warned about the reservoir level before the vote on rationing."
+    result = finalize(question, raw, passages)
+    assert not result.refused and result.text == "Elena Vasquez [2]."
+    assert result.checked is not None and not result.checked.sentences[0].supported
+    # A name no passage holds, or one the question already gives, is not an answer to keep.
+    assert finalize(question, "Jonah Pereira is the official that warned about it.", passages).refused
+    assert finalize("Did Elena Vasquez warn about it?", "Elena Vasquez warned about the level.", passages).refused
+    assert finalize(question, "The official is the one that warned about the reservoir.", passages).refused
