@@ -221,7 +221,6 @@ class Store:
             self.collection.upsert(
                 ids=[cid for _, cid, _ in new],
                 embeddings=vectors,  # type: ignore[arg-type]
-                documents=[c.text for _, _, c in new],
                 metadatas=[_chunk_metadata(a, c) for a, _, c in new],
             )
         self._set_state([a.doc_id for a, _, _ in planned], "ready")
@@ -265,7 +264,6 @@ class Store:
                 self.collection.upsert(
                     ids=missing,
                     embeddings=self.embeddings.embed_documents([_embedded_text(article, c) for c in chunks]),  # type: ignore[arg-type]
-                    documents=[c.text for c in chunks],
                     metadatas=[_chunk_metadata(article, c) for c in chunks],
                 )
             self._set_state([doc_id], "ready")
@@ -338,15 +336,19 @@ class Store:
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
             n_results=k,
             where=filters.chroma_where() if filters else None,
-            include=["documents", "metadatas", "distances"],
+            include=["metadatas", "distances"],
         )
         ids = result["ids"][0]
-        docs = (result["documents"] or [[]])[0]
         metas = (result["metadatas"] or [[]])[0]
         dists = (result["distances"] or [[]])[0]
+        # Texts come from the catalog: Chroma holds vectors and metadata only. Storing the text there too kept it
+        # three times over (document, value index, trigram index): about 10 kB a passage (BENCHMARKS.md, scale).
+        marks = ",".join("?" * len(ids))
+        texts = dict(self.db.execute(f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", ids).fetchall())
         return [
-            _passage(cid, doc or "", meta, 1.0 - dist)
-            for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False)
+            _passage(cid, texts[cid], meta, 1.0 - dist)
+            for cid, meta, dist in zip(ids, metas, dists, strict=False)
+            if cid in texts  # a vector whose catalog row is gone (an interrupted remove) is not a passage
         ]
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
