@@ -222,7 +222,7 @@ def finalize(question: str, raw: str, passages: Sequence[Passage], *, yes_no: bo
         checked.sentences = [alone]
         checked.text = checked.sentences[0].text
     elif verdict is None and not any(s.citations for s in checked.sentences):
-        named = _named_answer(text, question, passages)
+        named = _named_answer(text, question, evidence)  # planted instructions cannot lend a name
         if named is not None:
             checked.sentences = [named]
             checked.text = named.text
