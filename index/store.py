@@ -359,12 +359,14 @@ class Store:
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
         condition, params = (filters or Filters()).sql("a")
         # The best k are picked from the FTS table alone (joined to articles only to filter), and only those k are
-        # joined to their text: joining every match first made this 5x slower at 100k passages (BENCHMARKS.md).
+        # joined to their text: joining every match first made this 5x slower at 100k passages, and the join to
+        # articles for no filter at all 3x slower (BENCHMARKS.md).
+        join = "JOIN articles a ON a.doc_id = f.doc_id" if filters else ""
         rows = self.db.execute(
             f"""SELECT best.chunk_id, best.score, c.chunk_no, c.start, c."end", c.text,
                       a.doc_id, a.title, a.source, a.published_at, a.path
                FROM (SELECT f.chunk_id, -bm25(chunks_fts) AS score
-                     FROM chunks_fts f JOIN articles a ON a.doc_id = f.doc_id
+                     FROM chunks_fts f {join}
                      WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?) best
                JOIN chunks c ON c.chunk_id = best.chunk_id JOIN articles a ON a.doc_id = c.doc_id
                ORDER BY best.score DESC""",
