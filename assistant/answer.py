@@ -213,19 +213,16 @@ def finalize(question: str, raw: str, passages: Sequence[Passage], *, yes_no: bo
     # Checked against the passages as the model saw them: a sentence copied from planted instructions has no support.
     evidence = [replace(p, text=mask_instructions(p.text)) for p in passages]
     checked = check_answer(text, evidence, refusal=REFUSAL)
-    if verdict is not None and not any(s.citations for s in checked.sentences):
-        word = verdict.group(1).capitalize()
-        numbers = [n for n in cited_numbers(raw) if 1 <= n <= len(passages)] or _best_articles(passages, 2)
-        markers = "".join(f"[{n}]" for n in numbers)
-        reason = "the verdict alone: the sentences explaining it were not backed by the passages"
-        alone = CheckedSentence(f"{word} {markers}.", numbers, supported=False, support=0.0, reason=reason)
-        checked.sentences = [alone]
-        checked.text = checked.sentences[0].text
-    elif verdict is None and not any(s.citations for s in checked.sentences):
-        named = _named_answer(text, question, evidence)  # planted instructions cannot lend a name
-        if named is not None:
-            checked.sentences = [named]
-            checked.text = named.text
+    if not any(s.citations for s in checked.sentences):
+        if verdict is not None:
+            numbers = [n for n in cited_numbers(raw) if 1 <= n <= len(passages)] or _best_articles(passages, 2)
+            reason = "the verdict alone: the sentences explaining it were not backed by the passages"
+            alone: CheckedSentence | None = _alone(verdict.group(1).capitalize(), numbers, reason)
+        else:
+            alone = _named_answer(text, question, evidence)  # planted instructions cannot lend a name
+        if alone is not None:
+            checked.sentences = [alone]
+            checked.text = alone.text
     if not checked.text.strip() or is_refusal(checked.text):
         # Nothing the passages back survived the check: say so rather than show unbacked text.
         reason = "no sentence of the model's answer was backed by the passages"
@@ -270,9 +267,13 @@ def _named_answer(text: str, question: str, passages: Sequence[Passage]) -> Chec
     numbers = [n for n, p in enumerate(passages, start=1) if name in p.text or name in p.title][:2]
     if not numbers:
         return None
+    return _alone(name, numbers, "the answer alone: the sentences around it were not backed by the passages")
+
+
+def _alone(words: str, numbers: list[int], reason: str) -> CheckedSentence:
+    """A one-word-or-name answer kept without the sentences the checker dropped: cited, and marked unsupported."""
     markers = "".join(f"[{n}]" for n in numbers)
-    reason = "the answer alone: the sentences around it were not backed by the passages"
-    return CheckedSentence(f"{name} {markers}.", numbers, supported=False, support=0.0, reason=reason)
+    return CheckedSentence(f"{words} {markers}.", numbers, supported=False, support=0.0, reason=reason)
 
 
 def _best_articles(passages: Sequence[Passage], count: int) -> list[int]:

@@ -126,7 +126,7 @@ def verdict_first(model: BaseChatModel, verdict: str | None = None) -> Runnable[
     "No", decided by `yes_probability`) the first word can only be that one. Other models are returned as they are:
     the prompt asks them for the same.
     """
-    if type(model).__name__ != "ChatLlamaCpp":
+    if not _is_llama_cpp(model):
         return model
     from llama_cpp import LlamaGrammar
 
@@ -150,9 +150,8 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
     threshold calibrated on dev questions (`llm.yes_threshold`) corrects that bias. The prompt is read once: the
     answer that follows reuses llama.cpp's cache of it.
     """
-    if type(model).__name__ != "ChatLlamaCpp":
+    if not _is_llama_cpp(model):
         return None
-    from langchain_community.chat_models.llamacpp import _convert_message_to_dict
     from llama_cpp import LogitsProcessorList
 
     llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
@@ -164,12 +163,7 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
             seen.append((float(scores[yes]), float(scores[no])))
         return scores
 
-    llama.create_chat_completion(
-        messages=[_convert_message_to_dict(m) for m in messages],
-        max_tokens=1,
-        temperature=0.0,
-        logits_processor=LogitsProcessorList([capture]),
-    )
+    _one_token(model, messages, temperature=0.0, logits_processor=LogitsProcessorList([capture]))
     if not seen:
         return None
     logit_yes, logit_no = seen[0]
@@ -178,12 +172,20 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
 
 def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
     """Read `messages` into a local model's prompt cache (one token generated); other models need nothing."""
-    if type(model).__name__ != "ChatLlamaCpp":
-        return
+    if _is_llama_cpp(model):
+        _one_token(model, messages)
+
+
+def _is_llama_cpp(model: BaseChatModel) -> bool:
+    return type(model).__name__ == "ChatLlamaCpp"
+
+
+def _one_token(model: BaseChatModel, messages: Sequence[BaseMessage], **options: Any) -> None:
+    """Run a local model over `messages` for one token: the prompt lands in llama.cpp's cache, `options` see it."""
     from langchain_community.chat_models.llamacpp import _convert_message_to_dict
 
     llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
-    llama.create_chat_completion(messages=[_convert_message_to_dict(m) for m in messages], max_tokens=1)
+    llama.create_chat_completion(messages=[_convert_message_to_dict(m) for m in messages], max_tokens=1, **options)
 
 
 @atexit.register
