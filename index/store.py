@@ -358,36 +358,49 @@ class Store:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
         condition, params = (filters or Filters()).sql("a")
-        # The best k are picked from the FTS table alone (joined to articles only to filter), and only those k are
-        # joined to their text: joining every match first made this 5x slower at 100k passages, and the join to
-        # articles for no filter at all 3x slower (BENCHMARKS.md).
+        # Two statements: the best k from the FTS table alone (joined to articles only to filter), then their rows.
+        # Joining every match to its text made this 5x slower at 100k passages, the join to articles for no filter
+        # 3x slower, and even the k best as a subquery joined to `chunks` 3x slower than these two statements
+        # (SQLite materialises it less well; BENCHMARKS.md, scale).
         join = "JOIN articles a ON a.doc_id = f.doc_id" if filters else ""
-        rows = self.db.execute(
-            f"""SELECT best.chunk_id, best.score, c.chunk_no, c.start, c."end", c.text,
-                      a.doc_id, a.title, a.source, a.published_at, a.path
-               FROM (SELECT f.chunk_id, -bm25(chunks_fts) AS score
-                     FROM chunks_fts f {join}
-                     WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?) best
-               JOIN chunks c ON c.chunk_id = best.chunk_id JOIN articles a ON a.doc_id = c.doc_id
-               ORDER BY best.score DESC""",
+        best = self.db.execute(
+            f"""SELECT f.chunk_id, -bm25(chunks_fts) FROM chunks_fts f {join}
+                WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",
             (match, *params, k),
         ).fetchall()
-        return [
-            Passage(
-                chunk_id=cid,
-                doc_id=doc_id,
-                chunk_no=no,
-                title=title,
-                source=source,
-                published_at=published_at,
-                path=path,
-                start=start,
-                end=end,
-                text=text,
-                score=float(score),
+        if not best:
+            return []
+        marks = ",".join("?" * len(best))
+        rows = {
+            row[0]: row
+            for row in self.db.execute(
+                f"""SELECT c.chunk_id, c.chunk_no, c.start, c."end", c.text,
+                           a.doc_id, a.title, a.source, a.published_at, a.path
+                    FROM chunks c JOIN articles a ON a.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})""",
+                [cid for cid, _ in best],
             )
-            for cid, score, no, start, end, text, doc_id, title, source, published_at, path in rows
-        ]
+        }
+        passages = []
+        for cid, score in best:
+            if cid not in rows:
+                continue
+            _, no, start, end, text, doc_id, title, source, published_at, path = rows[cid]
+            passages.append(
+                Passage(
+                    chunk_id=cid,
+                    doc_id=doc_id,
+                    chunk_no=no,
+                    title=title,
+                    source=source,
+                    published_at=published_at,
+                    path=path,
+                    start=start,
+                    end=end,
+                    text=text,
+                    score=float(score),
+                )
+            )
+        return passages
 
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[float]]:
         """Return the stored embeddings of the given chunks."""
