@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS articles (
     updated_at TEXT NOT NULL DEFAULT (datetime('now'))
 );
 CREATE INDEX IF NOT EXISTS articles_path ON articles(path);
+-- For filters by outlet and date: the passages a filter allows are listed from the catalog (Store.dense_search).
+CREATE INDEX IF NOT EXISTS articles_source_day ON articles(source, published_day);
+CREATE INDEX IF NOT EXISTS articles_day ON articles(published_day);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id TEXT NOT NULL REFERENCES articles(doc_id) ON DELETE CASCADE,
@@ -71,6 +74,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     chunk_id UNINDEXED, doc_id UNINDEXED, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+# A filter that allows at most this many passages is searched as a list of their ids; more, by Chroma's `where`.
+# At 100k passages Chroma took 26 ms for 2,500 listed ids against 250 ms for an outlet and date range as `where`
+# (BENCHMARKS.md, scale); listing a filter's passages from the catalog takes a few ms.
+_LISTED_FILTER_MAX = 5000
+
 _LEXICAL_STOPWORDS = frozenset(
     (
         "a about after all also an and any are as at be been but by can could did do does for from had has have he her "
@@ -332,11 +340,17 @@ class Store:
         """Return the k passages nearest to `vector`, best first, with cosine similarity as score."""
         if self.db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None:
             return []
+        scope: dict[str, Any] = {}
+        if filters and filters.chroma_where():
+            allowed = self._chunk_ids_allowed(filters, _LISTED_FILTER_MAX + 1)
+            if not allowed:
+                return []
+            scope = {"ids": allowed} if len(allowed) <= _LISTED_FILTER_MAX else {"where": filters.chroma_where()}
         result = self.collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
             n_results=k,
-            where=filters.chroma_where() if filters else None,
             include=["metadatas", "distances"],
+            **scope,
         )
         ids = result["ids"][0]
         metas = (result["metadatas"] or [[]])[0]
@@ -350,6 +364,15 @@ class Store:
             for cid, meta, dist in zip(ids, metas, dists, strict=False)
             if cid in texts  # a vector whose catalog row is gone (an interrupted remove) is not a passage
         ]
+
+    def _chunk_ids_allowed(self, filters: Filters, limit: int) -> list[str]:
+        """Return the ids of up to `limit` passages that the filter allows."""
+        condition, params = filters.sql("a")
+        rows = self.db.execute(
+            f"SELECT c.chunk_id FROM articles a JOIN chunks c ON c.doc_id = a.doc_id WHERE {condition} LIMIT ?",
+            (*params, limit),
+        )
+        return [r[0] for r in rows]
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""

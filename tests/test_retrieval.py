@@ -66,6 +66,26 @@ def test_filters_limit_both_rankings(sample_retriever) -> None:  # type: ignore[
     assert found and all("2024-03-01" <= p.published_at[:10] <= "2024-03-19" for p in found)
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [Filters(sources=("Continental Wire Service",)), Filters(since=20240301, until=20240319), Filters(until=20000101)],
+)
+def test_filtered_dense_search_by_listed_ids_matches_chroma_where(  # type: ignore[no-untyped-def]
+    sample_retriever, filters: Filters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sample_retriever.store
+    vector = store.embeddings.embed_query("ceasefire prisoners exchange")
+    listed = store.dense_search(vector, 8, filters)  # the sample's filters allow fewer passages than the limit
+    monkeypatch.setattr("index.store._LISTED_FILTER_MAX", 1)  # forces Chroma's `where`
+    by_where = store.dense_search(vector, 8, filters)
+    assert [p.chunk_id for p in listed] == [p.chunk_id for p in by_where]
+    assert [round(p.score, 5) for p in listed] == [round(p.score, 5) for p in by_where]
+    if filters.until == 20000101:
+        assert listed == []
+    else:
+        assert listed and all(filters.sources in ((), (p.source,)) for p in listed)
+
+
 def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -> None:  # type: ignore[no-untyped-def]
     question = "How did The Northern Dispatch describe the ceasefire, and what did Continental Wire Service report?"
     parts = sample_retriever.parts(question, Filters())
