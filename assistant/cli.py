@@ -533,7 +533,8 @@ def doctor(
 
 
 def _render_health(health: Health, *, repair: bool) -> None:
-    tables = "".join(f"; {name}: {n} rows" for name, n in health.tables.items() if name not in {"chunks", "chunks_fts"})
+    shown = {name: n for name, n in health.tables.items() if name not in {"chunks", "chunks_fts", "fts_docs"}}
+    tables = "".join(f"; {name}: {n} rows" for name, n in shown.items())
     print(f"Index {health.index}")
     print(
         f"{health.articles} articles, {health.passages} passages; lexical index: {health.lexical} rows; "

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from index.chunking import header_for
 from index.ledger import Ledger
 from index.sqlite import transaction
+from index.store import index_lexically, map_lexical_rows, unindex_lexically
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -136,6 +137,15 @@ class _Examination:
             self.found("lexical-damaged", f"the lexical index is damaged ({exc})", 1)
             if self.repair:
                 self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+        unmapped = self.scalar(
+            """SELECT (SELECT COUNT(*) FROM chunks_fts f WHERE NOT EXISTS
+                         (SELECT 1 FROM fts_docs m WHERE m.fts_rowid = f.rowid AND m.doc_id = f.doc_id))
+                    + (SELECT COUNT(*) FROM fts_docs m WHERE NOT EXISTS
+                         (SELECT 1 FROM chunks_fts f WHERE f.rowid = m.fts_rowid))"""
+        )
+        self.found("lexical-unmapped", f"{unmapped} lexical row(s) not in step with fts_docs", unmapped)
+        if unmapped and self.repair:  # before the repairs below, which find an article's rows through fts_docs
+            map_lexical_rows(self.db)
         expected = {
             cid: (doc_id, header_for(title, source, published_at) + text)
             for cid, doc_id, text, title, source, published_at in self.db.execute(
@@ -155,10 +165,9 @@ class _Examination:
         docs = sorted({expected[cid][0] for cid in (*missing, *doubled, *stale) if cid in expected})
         if docs and self.repair:
             with transaction(self.db):
-                for doc_id in docs:
-                    self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
-                    rows = [(cid, d, body) for cid, (d, body) in expected.items() if d == doc_id]
-                    self.db.executemany("INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)", rows)
+                unindex_lexically(self.db, docs)
+                broken = set(docs)
+                index_lexically(self.db, [(cid, d, body) for cid, (d, body) in expected.items() if d in broken])
 
     def vectors(self) -> None:
         try:

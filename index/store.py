@@ -73,6 +73,11 @@ CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     chunk_id UNINDEXED, doc_id UNINDEXED, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- The article of each lexical row, by its rowid. Filtering matches by a join through here was 3.5x faster at 100k
+-- passages than reading chunks_fts.doc_id for every match (BENCHMARKS.md, scale), and removing an article's rows
+-- no longer scans the whole FTS table. Written only by index_lexically / unindex_lexically below.
+CREATE TABLE IF NOT EXISTS fts_docs (fts_rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fts_docs_doc ON fts_docs(doc_id);
 """
 # A filter that allows at most this many passages is searched as a list of their ids; more, by Chroma's `where`.
 # At 100k passages Chroma took 26 ms for 2,500 listed ids against 250 ms for an outlet and date range as `where`
@@ -104,6 +109,27 @@ class ArticleInfo:
     def to_dict(self) -> dict[str, Any]:
         """Return the article as a JSON-ready dict."""
         return self.__dict__.copy()
+
+
+def index_lexically(db: sqlite3.Connection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Add (chunk_id, doc_id, body) rows to the lexical index (inside the caller's transaction)."""
+    for row in rows:
+        fts_rowid = db.execute("INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)", row).lastrowid
+        db.execute("INSERT INTO fts_docs (fts_rowid, doc_id) VALUES (?, ?)", (fts_rowid, row[1]))
+
+
+def unindex_lexically(db: sqlite3.Connection, doc_ids: Sequence[str]) -> None:
+    """Remove the articles' rows from the lexical index (inside the caller's transaction)."""
+    for doc_id in doc_ids:
+        db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT fts_rowid FROM fts_docs WHERE doc_id = ?)", (doc_id,))
+        db.execute("DELETE FROM fts_docs WHERE doc_id = ?", (doc_id,))
+
+
+def map_lexical_rows(db: sqlite3.Connection) -> None:
+    """(Re)build fts_docs from the lexical index itself: for catalogs made before it existed, and for repairs."""
+    with transaction(db):
+        db.execute("DELETE FROM fts_docs")
+        db.execute("INSERT INTO fts_docs (fts_rowid, doc_id) SELECT rowid, doc_id FROM chunks_fts")
 
 
 def collection_name(embedder_id: str, settings: Settings) -> str:
@@ -141,6 +167,10 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        if self.db.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM fts_docs) AND EXISTS (SELECT 1 FROM chunks_fts)"
+        ).fetchone()[0]:
+            map_lexical_rows(self.db)
         statements.prepare(self.db)
         self._collection: Collection | None = None
         self.info = catalogs.record(self)  # what built this catalog: embedder, chunking, its id
@@ -210,17 +240,14 @@ class Store:
         with self._transaction():
             for article, chunks, old_ids in planned:
                 self._put_article(article, "pending")
-                if old_ids:  # the FTS delete scans the whole table (doc_id is not indexed there): only when needed
+                if old_ids:
                     self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (article.doc_id,))
-                    self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (article.doc_id,))
+                    unindex_lexically(self.db, [article.doc_id])
                 self.db.executemany(
                     'INSERT INTO chunks (chunk_id, doc_id, chunk_no, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
                     [(cid, article.doc_id, c.chunk_no, c.start, c.end, c.text) for cid, c in chunks],
                 )
-                self.db.executemany(
-                    "INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)",
-                    [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks],
-                )
+                index_lexically(self.db, [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks])
                 statements.replace(self.db, article.doc_id, said[article.doc_id])
         stale = [cid for _, chunks, old_ids in planned for cid in set(old_ids) - {i for i, _ in chunks}]
         if stale:
@@ -247,7 +274,7 @@ class Store:
             self.collection.delete(where={"doc_id": doc_id})  # anything an interrupted write left behind
             removed += len(ids)
         with self._transaction():
-            self.db.executemany("DELETE FROM chunks_fts WHERE doc_id = ?", [(d,) for d in doc_ids])
+            unindex_lexically(self.db, doc_ids)
             statements.delete(self.db, doc_ids)
             self.db.executemany("DELETE FROM articles WHERE doc_id = ?", [(d,) for d in doc_ids])
         return removed
@@ -381,11 +408,11 @@ class Store:
             return []
         match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
         condition, params = (filters or Filters()).sql("a")
-        # Two statements: the best k from the FTS table alone (joined to articles only to filter), then their rows.
-        # Joining every match to its text made this 5x slower at 100k passages, the join to articles for no filter
-        # 3x slower, and even the k best as a subquery joined to `chunks` 3x slower than these two statements
-        # (SQLite materialises it less well; BENCHMARKS.md, scale).
-        join = "JOIN articles a ON a.doc_id = f.doc_id" if filters else ""
+        # Two statements: the best k from the FTS table alone (joined to articles through fts_docs only to filter),
+        # then their rows. At 100k passages, joining every match to its text made this 5x slower, the join to
+        # articles for no filter 3x slower, and even the k best as a subquery joined to `chunks` 3x slower than
+        # these two statements (BENCHMARKS.md, scale).
+        join = "JOIN fts_docs m ON m.fts_rowid = f.rowid JOIN articles a ON a.doc_id = m.doc_id" if filters else ""
         best = self.db.execute(
             f"""SELECT f.chunk_id, -bm25(chunks_fts) FROM chunks_fts f {join}
                 WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IndexStoreError
+from assistant.types import Filters
 from index.ingest import ingest
 from index.store import Store
 
@@ -26,6 +27,8 @@ def fts_ids(store: Store) -> set[str]:
 
 def assert_in_step(store: Store) -> None:
     assert chroma_ids(store) == catalog_ids(store) == fts_ids(store)
+    lexical_rows = set(store.db.execute("SELECT rowid, doc_id FROM chunks_fts"))
+    assert lexical_rows == set(store.db.execute("SELECT fts_rowid, doc_id FROM fts_docs"))
 
 
 def test_ingest_twice_adds_nothing_and_edit_replaces_only_that_file(articles_dir: Path, settings, store) -> None:  # type: ignore[no-untyped-def]
@@ -68,6 +71,19 @@ def test_lexical_index_follows_updates(articles_dir: Path, settings, store) -> N
     ingest([articles_dir], settings, store=store)
     assert not store.lexical_search("Vasquez", 5)
     assert store.lexical_search("Quintanilla", 5)[0].doc_id.startswith("harbor-water")
+
+
+def test_catalog_from_before_fts_docs_is_mapped_on_open(articles_dir: Path, settings, store, embeddings) -> None:  # type: ignore[no-untyped-def]
+    ingest([articles_dir], settings, store=store)
+    only_wire = Filters(sources=("The Harbor Courier",))
+    before = [p.chunk_id for p in store.lexical_search("water rationing reservoir", 5, only_wire)]
+    store.db.execute("DROP TABLE fts_docs")  # as a catalog written by an earlier version has it
+    store.close()
+
+    reopened = Store(settings, embeddings)
+    assert_in_step(reopened)
+    assert before and [p.chunk_id for p in reopened.lexical_search("water rationing reservoir", 5, only_wire)] == before
+    reopened.close()
 
 
 def test_interrupted_write_is_recovered(articles_dir: Path, settings, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
