@@ -75,14 +75,14 @@ def test_lexical_index_follows_updates(articles_dir: Path, settings, store) -> N
 
 def test_catalog_from_before_fts_docs_is_mapped_on_open(articles_dir: Path, settings, store, embeddings) -> None:  # type: ignore[no-untyped-def]
     ingest([articles_dir], settings, store=store)
-    only_wire = Filters(sources=("The Harbor Courier",))
-    before = [p.chunk_id for p in store.lexical_search("water rationing reservoir", 5, only_wire)]
+    courier = Filters(sources=("The Harbor Courier",))
+    before = [p.chunk_id for p in store.lexical_search("water rationing reservoir", 5, courier)]
     store.db.execute("DROP TABLE fts_docs")  # as a catalog written by an earlier version has it
     store.close()
 
     reopened = Store(settings, embeddings)
     assert_in_step(reopened)
-    assert before and [p.chunk_id for p in reopened.lexical_search("water rationing reservoir", 5, only_wire)] == before
+    assert before and [p.chunk_id for p in reopened.lexical_search("water rationing reservoir", 5, courier)] == before
     reopened.close()
 
 
