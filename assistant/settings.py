@@ -84,7 +84,7 @@ class LLMSettings(BaseModel):
     n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
     n_threads: int | None = Field(None, description="CPU threads for the local model; default: all cores.")
     yes_threshold: float = Field(
-        0.61,
+        0.63,
         ge=0.0,
         le=1.0,
         description="A yes/no question is answered Yes when the local model's P(Yes)/(P(Yes)+P(No)) reaches this "
