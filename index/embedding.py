@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 PACKAGED = "minilm"
+# Batches up to this size (a question and its parts) are embedded on one torch thread. With the default two, a
+# question's batch took 474 ms p50 against 102 ms on one while another process kept both cores busy, and ~3 ms
+# more on a quiet machine (BENCHMARKS.md, query latency). Ingest's batches of passages keep all threads.
+_ONE_THREAD_MAX = 16
 
 
 def model_dir(spec: str) -> Path:
@@ -99,6 +104,23 @@ class LocalEmbeddings(Embeddings):
 
     def encode(self, texts: Sequence[str]) -> Any:
         """Return a numpy array of normalised embeddings."""
-        return self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
+        texts = list(texts)
+        with _one_torch_thread() if len(texts) <= _ONE_THREAD_MAX else nullcontext():
+            return self.model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
