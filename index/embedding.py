@@ -26,8 +26,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 PACKAGED = "minilm"
 # Batches up to this size (a question and its parts) are embedded on one torch thread. With the default two, a
-# question's batch took 474 ms p50 against 102 ms on one while another process kept both cores busy, and ~3 ms
-# more on a quiet machine (BENCHMARKS.md, query latency). Ingest's batches of passages keep all threads.
+# question's batch took 661 ms p50 against 78 ms on one while another process kept both cores busy; on a quiet
+# machine one thread costs ~20 ms (71 against 49 ms; BENCHMARKS.md, query latency). Ingest's batches keep all threads.
 _ONE_THREAD_MAX = 16
 
 
