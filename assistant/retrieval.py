@@ -49,6 +49,8 @@ class Part:
 
     text: str
     filters: Filters
+    # Rank within each of the filter's outlets as well as within all of them together.
+    each_source: bool = False
 
 
 @dataclass
@@ -70,9 +72,13 @@ class Retriever:
         parts = self.parts(query, filters) if self.decompose else []
         # One embedding batch for the question and its parts rather than a forward pass each (BENCHMARKS.md).
         vector, *part_vectors = self.store.embeddings.embed_documents([query] + [part.text for part in parts])
-        rankings = [self._ranked(query, vector, filters, max(_CANDIDATES, k))]
+        n = max(_CANDIDATES, k)
+        rankings = [self._ranked(query, vector, filters, n)]
         for part, part_vector in zip(parts, part_vectors, strict=True):
-            rankings.append(self._ranked(part.text, part_vector, part.filters, max(_CANDIDATES, k)))
+            if part.each_source:
+                rankings += self._ranked_each_source(part.text, part_vector, part.filters, n)
+            else:
+                rankings.append(self._ranked(part.text, part_vector, part.filters, n))
         return self._with_cosine(by_article(rankings, k), vector)
 
     def parts(self, query: str, filters: Filters) -> list[Part]:
@@ -84,9 +90,7 @@ class Retriever:
         """
         outlets = self._outlets_in(query, filters)
         scope = replace(filters, sources=tuple(outlets)) if outlets else filters
-        parts = [Part(query, scope)] if outlets else []
-        if len(outlets) > 1:
-            parts += [Part(query, replace(filters, sources=(source,))) for source in outlets]
+        parts = [Part(query, scope, each_source=len(outlets) > 1)] if outlets else []
         clauses = [c.strip(" ,;?") for c in _CLAUSE_BREAK.split(query)]
         clauses = [c for c in clauses if len(c.split()) >= _MIN_CLAUSE_WORDS]
         for clause in clauses if len(clauses) > 1 else []:
@@ -132,6 +136,22 @@ class Retriever:
         lexical = self.store.lexical_search(query, n, filters) if self.mode != "dense" else []
         return fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)])
 
+    def _ranked_each_source(self, query: str, vector: list[float], filters: Filters, n: int) -> list[list[Passage]]:
+        """The ranking within all of `filters.sources`, then one within each of them.
+
+        The first is merged from the others by score, which gives the same passages as searching all the outlets at
+        once (the scores do not depend on the filter), and one lexical pass serves every outlet.
+        """
+        each = [replace(filters, sources=(source,)) for source in filters.sources]
+        dense = [self.store.dense_search(vector, n, f) if self.mode != "lexical" else [] for f in each]
+        lexical = (
+            list(self.store.lexical_search_by_source(query, n, filters).values())
+            if self.mode != "dense"
+            else [[] for _ in each]
+        )
+        rankings = [(merged(dense, n), merged(lexical, n)), *zip(dense, lexical, strict=True)]
+        return [fuse([(d, self.dense_weight), (lx, self.lexical_weight)]) for d, lx in rankings]
+
     def _with_cosine(self, passages: list[Passage], vector: list[float]) -> list[Passage]:
         known = self.store.vectors([p.chunk_id for p in passages])
         return [replace(p, score=_dot(known[p.chunk_id], vector) if p.chunk_id in known else 0.0) for p in passages]
@@ -166,6 +186,11 @@ def fuse(rankings: list[tuple[list[Passage], float]]) -> list[Passage]:
             first.setdefault(passage.chunk_id, passage)
     order = sorted(scores, key=lambda cid: -scores[cid])
     return [first[cid] for cid in order]
+
+
+def merged(rankings: list[list[Passage]], n: int) -> list[Passage]:
+    """The n best passages of several rankings by score (higher is better)."""
+    return sorted((p for ranking in rankings for p in ranking), key=lambda p: -p.score)[:n]
 
 
 def by_article(rankings: list[list[Passage]], k: int, articles: int = _ARTICLES) -> list[Passage]:

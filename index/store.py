@@ -403,10 +403,9 @@ class Store:
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
-        terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS]
-        if not terms:
+        match = _match_expression(query)
+        if not match:
             return []
-        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
         condition, params = (filters or Filters()).sql("a")
         # Two statements: the best k from the FTS table alone (joined to articles through fts_docs only to filter),
         # then their rows. At 100k passages, joining every match to its text made this 5x slower, the join to
@@ -418,6 +417,37 @@ class Store:
                 WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",
             (match, *params, k),
         ).fetchall()
+        return self._lexical_passages(best)
+
+    def lexical_search_by_source(self, query: str, k: int, filters: Filters) -> dict[str, list[Passage]]:
+        """Return, for each outlet in `filters.sources`, what `lexical_search` returns when filtered to that outlet.
+
+        One pass over the matches instead of one per outlet: a filtered search costs mostly walking every match
+        and looking up its article, which the outlets can share (BENCHMARKS.md, scale).
+        """
+        found: dict[str, list[Passage]] = {source: [] for source in filters.sources}
+        match = _match_expression(query)
+        if not match or not filters.sources:
+            return found
+        condition, params = filters.sql("a")
+        # bm25() may not appear in a window function, so the scores are materialised first.
+        best = self.db.execute(
+            f"""WITH scored AS MATERIALIZED (
+                    SELECT f.chunk_id, -bm25(chunks_fts) AS score, a.source FROM chunks_fts f
+                    JOIN fts_docs m ON m.fts_rowid = f.rowid JOIN articles a ON a.doc_id = m.doc_id
+                    WHERE chunks_fts MATCH ? AND {condition})
+                SELECT chunk_id, score FROM (
+                    SELECT chunk_id, score, ROW_NUMBER() OVER (PARTITION BY source ORDER BY score DESC) AS place
+                    FROM scored)
+                WHERE place <= ? ORDER BY score DESC""",
+            (match, *params, k),
+        ).fetchall()
+        for p in self._lexical_passages(best):
+            found[p.source].append(p)
+        return found
+
+    def _lexical_passages(self, best: Sequence[tuple[str, float]]) -> list[Passage]:
+        """Read the passages of (chunk id, score) pairs from the catalog, in the given order."""
         if not best:
             return []
         marks = ",".join("?" * len(best))
@@ -503,6 +533,12 @@ class Store:
             'SELECT chunk_no, start, "end", text FROM chunks WHERE chunk_id = ?', (cid,)
         ).fetchone()
         return Chunk(no, start, end, text)
+
+
+def _match_expression(query: str) -> str:
+    """The FTS5 query for a question: any of its words but stopwords, each quoted ("" when none is left)."""
+    terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS]
+    return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
 
 
 def _embedded_text(article: Article, chunk: Chunk) -> str:

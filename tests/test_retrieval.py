@@ -94,6 +94,27 @@ def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -
     assert {"The Northern Dispatch", "Continental Wire Service"} <= {p.source for p in found}
 
 
+@pytest.mark.parametrize("k", [1, 4])  # at k=1 both outlets have more matches than are kept
+def test_ranking_within_several_outlets_at_once_matches_ranking_within_each(  # type: ignore[no-untyped-def]
+    sample_retriever, k: int
+) -> None:
+    store = sample_retriever.store
+    both = Filters(sources=("The Northern Dispatch", "Continental Wire Service"), since=20240101)
+    query = "ceasefire talks prisoners exchange"
+    by_source = store.lexical_search_by_source(query, k, both)
+    assert list(by_source) == list(both.sources)
+    for source in both.sources:
+        alone = store.lexical_search(query, k, Filters(sources=(source,), since=20240101))
+        assert alone and [(p.chunk_id, p.score) for p in by_source[source]] == [(p.chunk_id, p.score) for p in alone]
+    vector = store.embeddings.embed_query(query)
+    together, *each = sample_retriever._ranked_each_source(query, vector, both, k)
+    assert [p.chunk_id for p in together] == [p.chunk_id for p in sample_retriever._ranked(query, vector, both, k)]
+    for source, ranking in zip(both.sources, each, strict=True):
+        alone = sample_retriever._ranked(query, vector, Filters(sources=(source,), since=20240101), k)
+        assert [p.chunk_id for p in ranking] == [p.chunk_id for p in alone]
+    assert store.lexical_search_by_source("the of and", k, both) == {source: [] for source in both.sources}
+
+
 def test_search_command(sample_home: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["search", "heatwave schools closed", "-k", "3", "--json", "--index-dir", str(sample_home)]
