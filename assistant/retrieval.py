@@ -70,11 +70,15 @@ class Retriever:
         k = k or self.settings.retrieval.k
         filters = filters or Filters()
         parts = self.parts(query, filters) if self.decompose else []
-        # One embedding batch for the question and its parts rather than a forward pass each (BENCHMARKS.md).
-        vector, *part_vectors = self.store.embeddings.embed_documents([query] + [part.text for part in parts])
+        # One embedding batch for the question and its parts rather than a forward pass each (BENCHMARKS.md); the
+        # part searching the named outlets is the question itself.
+        texts = list(dict.fromkeys([query] + [part.text for part in parts]))
+        vectors = dict(zip(texts, self.store.embeddings.embed_documents(texts), strict=True))
+        vector = vectors[query]
         n = max(_CANDIDATES, k)
         rankings = [self._ranked(query, vector, filters, n)]
-        for part, part_vector in zip(parts, part_vectors, strict=True):
+        for part in parts:
+            part_vector = vectors[part.text]
             if part.each_source:
                 rankings += self._ranked_each_source(part.text, part_vector, part.filters, n)
             else:
