@@ -1,6 +1,7 @@
 """Query latency: CLI start-up, retrieval p50/p95 with models loaded, and time to the first answer token.
 
     python bench/latency.py --index-dir /tmp/mh-home --queries ../shared/eval/multihop/queries.dev.jsonl
+    python bench/latency.py ... --only retrieval --out /tmp/retrieval.json    # some of the measurements
 
 Measures, in one run:
 - `assistant --help` wall time (a fresh process each time; median of 5);
@@ -44,20 +45,29 @@ def main() -> None:
     parser.add_argument("--sample-home", type=Path, default=None, help="Index of examples/articles for ask/chat.")
     parser.add_argument("--chat-questions", type=int, default=len(ASK_QUESTIONS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.json")
+    parser.add_argument(
+        "--only", choices=("help", "retrieval", "ask", "chat"), nargs="+", help="Measure only these (default: all)."
+    )
     args = parser.parse_args()
+    wanted = set(args.only or ("help", "retrieval", "ask", "chat"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
     result: dict[str, Any] = {"machine": machine()}
-    result["help"] = help_time()
-    log(f"--help: {result['help']}")
-    result["retrieval"] = retrieval_latency(args.index_dir, args.queries, args.n)
-    log(f"retrieval: {result['retrieval']}")
-    home = args.sample_home or sample_home()
-    result["ask"] = [ask_first_token(home, q) for q in ASK_QUESTIONS]
-    log(f"ask: {result['ask']}")
-    result["chat"] = chat_first_token(home, ASK_QUESTIONS[: args.chat_questions])
-    log(f"chat: {result['chat']}")
+    if "help" in wanted:
+        result["help"] = help_time()
+        log(f"--help: {result['help']}")
+    if "retrieval" in wanted:
+        result["retrieval"] = retrieval_latency(args.index_dir, args.queries, args.n)
+        log(f"retrieval: {result['retrieval']}")
+    if wanted & {"ask", "chat"}:
+        home = args.sample_home or sample_home()
+    if "ask" in wanted:
+        result["ask"] = [ask_first_token(home, q) for q in ASK_QUESTIONS]
+        log(f"ask: {result['ask']}")
+    if "chat" in wanted:
+        result["chat"] = chat_first_token(home, ASK_QUESTIONS[: args.chat_questions])
+        log(f"chat: {result['chat']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
