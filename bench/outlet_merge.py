@@ -54,6 +54,13 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="the `home` dir of a kept bench/scale.py index")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--dense-recall",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also, for N questions, the recall@40 of each way's dense search within both outlets against brute force",
+    )
     args = parser.parse_args()
 
     settings = load_settings(home=args.home)
@@ -81,11 +88,40 @@ def main() -> None:
         "ratio_p50": round(statistics.median(times["one_pass"]) / statistics.median(times["one_by_one"]), 3),
         "loadavg": float(Path("/proc/loadavg").read_text().split()[0]),
     }
+    if args.dense_recall:
+        result["dense_recall@40"] = dense_recall(store, questions[: args.dense_recall])
     store.close()
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
+
+
+def dense_recall(store: Store, questions: list[str], k: int = 40) -> dict[str, float]:
+    """Mean recall@k, against exact cosine over every allowed vector, of one search within both of a question's
+    outlets (what `ask` did before) and of the merge of one search within each (what it does now)."""
+    import numpy as np
+
+    from assistant.retrieval import merged
+
+    retriever = Retriever(store, store.settings)
+    one, each = [], []
+    for question in questions:
+        both = next(p.filters for p in retriever.parts(question, Filters()) if p.each_source)
+        vector = store.embeddings.embed_query(question)
+        ids = store._chunk_ids_allowed(both, 10**9)
+        got = store.collection.get(ids=ids, include=["embeddings"])
+        scores = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        exact = {got["ids"][i] for i in np.argsort(-scores)[:k]}
+        together = store.dense_search(vector, k, both)
+        alone = merged([store.dense_search(vector, k, replace(both, sources=(s,))) for s in both.sources], k)
+        one.append(len(exact & {p.chunk_id for p in together}) / k)
+        each.append(len(exact & {p.chunk_id for p in alone}) / k)
+    return {
+        "questions": len(questions),
+        "one_search": round(statistics.fmean(one), 3),
+        "merged_per_outlet": round(statistics.fmean(each), 3),
+    }
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
