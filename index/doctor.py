@@ -3,8 +3,8 @@ articles agree; with `repair=True` fix what can be fixed. The catalog's articles
 
 Checks, in order (repairs in the same order, so later checks see earlier repairs):
 catalog integrity · interrupted writes · rows of any table whose `doc_id`/`chunk_id` refers to nothing ·
-lexical rows missing, doubled, stale or a damaged FTS index · vectors missing or extra · ledger records of
-articles that are gone.
+lexical rows missing, doubled, stale, out of step with the BM25 postings or a damaged FTS index · vectors missing or
+extra · ledger records of articles that are gone.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from index import lexicon
 from index.chunking import header_for
 from index.ledger import Ledger
 from index.sqlite import transaction
-from index.store import index_lexically, map_lexical_rows, unindex_lexically
+from index.store import index_lexically, map_lexical_rows, post_lexical_rows, unindex_lexically
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -168,6 +169,11 @@ class _Examination:
                 unindex_lexically(self.db, docs)
                 broken = set(docs)
                 index_lexically(self.db, [(cid, d, body) for cid, (d, body) in expected.items() if d in broken])
+        rows = {r[0] for r in self.db.execute("SELECT rowid FROM chunks_fts")}
+        off = len(rows ^ lexicon.held_rowids(self.db))
+        self.found("lexical-postings", f"{off} lexical row(s) not in step with the BM25 postings", off)
+        if off and self.repair:
+            post_lexical_rows(self.db)
 
     def vectors(self) -> None:
         try:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import IndexStoreError
 from assistant.types import Filters, Passage
-from index import catalogs, statements
+from index import catalogs, lexicon, statements
 from index.chunking import Chunk, header_for
 from index.cleaning import CLEANER_VERSION
 from index.loaders import Article
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 CHUNKER_VERSION = "1"
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -78,11 +80,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 -- no longer scans the whole FTS table. Written only by index_lexically / unindex_lexically below.
 CREATE TABLE IF NOT EXISTS fts_docs (fts_rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fts_docs_doc ON fts_docs(doc_id);
+-- Each passage's embedding (float16), beside Chroma's copy: a filter's passages are scored exactly from here, which
+-- at 100k passages took ~5 ms against Chroma's ~30 ms for a listed-ids search of one outlet (BENCHMARKS.md, scale).
+CREATE TABLE IF NOT EXISTS chunk_vectors (chunk_id TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
-# A filter that allows at most this many passages is searched as a list of their ids; more, by Chroma's `where`.
-# At 100k passages Chroma took 26 ms for 2,500 listed ids against 250 ms for an outlet and date range as `where`
-# (BENCHMARKS.md, scale); listing a filter's passages from the catalog takes a few ms.
-_LISTED_FILTER_MAX = 5000
+# A filter that allows at most this many passages is searched exactly over their vectors in the catalog; more, by
+# Chroma's `where` (an approximate HNSW search). Scoring 50k float16 vectors reads ~38 MB: ~50 ms.
+_LISTED_FILTER_MAX = 50_000
+_LISTED_CACHE_ROWS = 100_000  # vectors kept between searches: at most ~150 MB
 
 _LEXICAL_STOPWORDS = frozenset(
     (
@@ -112,17 +117,21 @@ class ArticleInfo:
 
 
 def index_lexically(db: sqlite3.Connection, rows: Sequence[tuple[str, str, str]]) -> None:
-    """Add (chunk_id, doc_id, body) rows to the lexical index (inside the caller's transaction)."""
-    for row in rows:
-        fts_rowid = db.execute("INSERT INTO chunks_fts (chunk_id, doc_id, body) VALUES (?, ?, ?)", row).lastrowid
-        db.execute("INSERT INTO fts_docs (fts_rowid, doc_id) VALUES (?, ?)", (fts_rowid, row[1]))
+    """Add (chunk_id, doc_id, body) rows to the lexical index and its postings (inside the caller's transaction)."""
+    rowid = lexicon.next_rowid(db)
+    numbered = [(rowid + i, *row) for i, row in enumerate(rows)]
+    db.executemany("INSERT INTO chunks_fts (rowid, chunk_id, doc_id, body) VALUES (?, ?, ?, ?)", numbered)
+    db.executemany("INSERT INTO fts_docs (fts_rowid, doc_id) VALUES (?, ?)", [(r[0], r[2]) for r in numbered])
+    lexicon.add(db, [(r[0], r[3]) for r in numbered])
 
 
 def unindex_lexically(db: sqlite3.Connection, doc_ids: Sequence[str]) -> None:
     """Remove the articles' rows from the lexical index (inside the caller's transaction)."""
     for doc_id in doc_ids:
+        rowids = [r[0] for r in db.execute("SELECT fts_rowid FROM fts_docs WHERE doc_id = ?", (doc_id,))]
         db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT fts_rowid FROM fts_docs WHERE doc_id = ?)", (doc_id,))
         db.execute("DELETE FROM fts_docs WHERE doc_id = ?", (doc_id,))
+        lexicon.remove(db, rowids)
 
 
 def map_lexical_rows(db: sqlite3.Connection) -> None:
@@ -130,6 +139,12 @@ def map_lexical_rows(db: sqlite3.Connection) -> None:
     with transaction(db):
         db.execute("DELETE FROM fts_docs")
         db.execute("INSERT INTO fts_docs (fts_rowid, doc_id) SELECT rowid, doc_id FROM chunks_fts")
+
+
+def post_lexical_rows(db: sqlite3.Connection) -> None:
+    """(Re)build the postings from the lexical index: for catalogs made before they existed, and for repairs."""
+    with transaction(db):
+        lexicon.rebuild(db)
 
 
 def collection_name(embedder_id: str, settings: Settings) -> str:
@@ -171,6 +186,12 @@ class Store:
             "SELECT NOT EXISTS (SELECT 1 FROM fts_docs) AND EXISTS (SELECT 1 FROM chunks_fts)"
         ).fetchone()[0]:
             map_lexical_rows(self.db)
+        lexicon.prepare(self.db)
+        if not lexicon.in_step(self.db):
+            post_lexical_rows(self.db)
+        self.postings = lexicon.Postings(self.db)
+        self._listed: dict[Filters, tuple[Any, tuple[list[str], Any]]] = {}
+        self._lexical_listed: dict[Filters, tuple[Any, tuple[Any, Any]]] = {}
         statements.prepare(self.db)
         self._collection: Collection | None = None
         self.info = catalogs.record(self)  # what built this catalog: embedder, chunking, its id
@@ -237,6 +258,7 @@ class Store:
         vectors = self.embeddings.embed_documents([_embedded_text(a, c) for a, _, c in new]) if new else []
         # Statements are found in the cleaned text, so their offsets index the same text as the chunks'.
         said = {a.doc_id: extract_statements(a.text) for a, _, _ in planned}
+        lexical_rows = []
         with self._transaction():
             for article, chunks, old_ids in planned:
                 self._put_article(article, "pending")
@@ -247,8 +269,15 @@ class Store:
                     'INSERT INTO chunks (chunk_id, doc_id, chunk_no, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
                     [(cid, article.doc_id, c.chunk_no, c.start, c.end, c.text) for cid, c in chunks],
                 )
-                index_lexically(self.db, [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks])
+                lexical_rows += [(cid, article.doc_id, _embedded_text(article, c)) for cid, c in chunks]
                 statements.replace(self.db, article.doc_id, said[article.doc_id])
+            index_lexically(self.db, lexical_rows)  # once for the batch: each call writes a segment of postings
+            self.db.executemany(
+                "INSERT OR REPLACE INTO chunk_vectors (chunk_id, vector) VALUES (?, ?)",
+                [(cid, _vector_blob(v)) for (_, cid, _), v in zip(new, vectors, strict=True)],
+            )
+            stale_ids = [(cid,) for _, chunks, old_ids in planned for cid in set(old_ids) - {i for i, _ in chunks}]
+            self.db.executemany("DELETE FROM chunk_vectors WHERE chunk_id = ?", stale_ids)
         stale = [cid for _, chunks, old_ids in planned for cid in set(old_ids) - {i for i, _ in chunks}]
         if stale:
             self.collection.delete(ids=stale)
@@ -275,6 +304,10 @@ class Store:
             removed += len(ids)
         with self._transaction():
             unindex_lexically(self.db, doc_ids)
+            self.db.executemany(
+                "DELETE FROM chunk_vectors WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE doc_id = ?)",
+                [(d,) for d in doc_ids],
+            )
             statements.delete(self.db, doc_ids)
             self.db.executemany("DELETE FROM articles WHERE doc_id = ?", [(d,) for d in doc_ids])
         return removed
@@ -369,10 +402,10 @@ class Store:
             return []
         scope: dict[str, Any] = {}
         if filters and filters.chroma_where():
-            allowed = self._chunk_ids_allowed(filters, _LISTED_FILTER_MAX + 1)
-            if not allowed:
-                return []
-            scope = {"ids": allowed} if len(allowed) <= _LISTED_FILTER_MAX else {"where": filters.chroma_where()}
+            listed = self._filtered_vectors(filters)
+            if listed is not None:
+                return self._catalog_passages(_nearest(vector, *listed, k))
+            scope = {"where": filters.chroma_where()}
         result = self.collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
             n_results=k,
@@ -392,6 +425,58 @@ class Store:
             if cid in texts  # a vector whose catalog row is gone (an interrupted remove) is not a passage
         ]
 
+    def _filtered_vectors(self, filters: Filters) -> tuple[list[str], Any] | None:
+        """(chunk ids, float32 matrix of their vectors) of the passages a filter allows; None past the limit.
+
+        Kept for the next searches with the same filter until the catalog changes: a decomposed question searches
+        each outlet it names several times.
+        """
+        import numpy as np
+
+        version = self._version()
+        if self._listed.get(filters, (None,))[0] == version:
+            return self._listed[filters][1]
+        condition, params = filters.sql("a")
+        sql = f"""SELECT c.chunk_id, v.vector FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
+                  LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE {condition} LIMIT ?"""
+        rows = self.db.execute(sql, (*params, _LISTED_FILTER_MAX + 1)).fetchall()
+        if len(rows) > _LISTED_FILTER_MAX:
+            return None
+        if any(blob is None for _, blob in rows):  # an index made before the catalog kept vectors
+            self._copy_all_vectors()
+            rows = [(cid, blob) for cid, blob in self.db.execute(sql, (*params, _LISTED_FILTER_MAX + 1)) if blob]
+        ids = [cid for cid, _ in rows]
+        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f2").reshape(len(ids), -1 if ids else 0)
+        listed = (ids, matrix.astype(np.float32))
+        if sum(len(entry[1][0]) for entry in self._listed.values()) + len(ids) > _LISTED_CACHE_ROWS:
+            self._listed.clear()
+        self._listed[filters] = (version, listed)
+        return listed
+
+    def _copy_all_vectors(self) -> None:
+        uncopied = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT chunk_id FROM chunks WHERE chunk_id NOT IN (SELECT chunk_id FROM chunk_vectors)"
+            )
+        ]
+        if len(uncopied) > 10_000:
+            log.warning("copying %d passage vectors from the vector store into the catalog (once)", len(uncopied))
+        self.cache_vectors(uncopied)
+
+    def cache_vectors(self, chunk_ids: Sequence[str]) -> int:
+        """Copy the given passages' vectors from Chroma into the catalog; return how many were copied."""
+        copied = 0
+        for i in range(0, len(chunk_ids), 5000):
+            got = self.vectors(chunk_ids[i : i + 5000])
+            with self._transaction():
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO chunk_vectors (chunk_id, vector) VALUES (?, ?)",
+                    [(cid, _vector_blob(v)) for cid, v in got.items()],
+                )
+            copied += len(got)
+        return copied
+
     def _chunk_ids_allowed(self, filters: Filters, limit: int) -> list[str]:
         """Return the ids of up to `limit` passages that the filter allows."""
         condition, params = filters.sql("a")
@@ -403,50 +488,86 @@ class Store:
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
-        match = _match_expression(query)
+        words = _lexical_words(query)
+        if not words:
+            return []
+        terms = lexicon.words_to_terms(self.db, words)
+        if terms is None:  # some word is several FTS tokens: a phrase, which only FTS5 can match
+            return self._fts_search(words, k, filters)
+        rowids, scores = self.postings.scores(terms)
+        if filters and filters.chroma_where():
+            allowed, _ = self._lexical_rows(filters)
+            keep = _member(rowids, allowed)
+            rowids, scores = rowids[keep], scores[keep]
+        return self._catalog_passages(self._chunk_ids_of(lexicon.best(rowids, scores, k)))
+
+    def lexical_search_by_source(self, query: str, k: int, filters: Filters) -> dict[str, list[Passage]]:
+        """Return, for each outlet in `filters.sources`, what `lexical_search` returns when filtered to that outlet.
+
+        One scoring of the question serves every outlet.
+        """
+        found: dict[str, list[Passage]] = {source: [] for source in filters.sources}
+        words = _lexical_words(query)
+        terms = lexicon.words_to_terms(self.db, words)
+        if not words or not filters.sources:
+            return found
+        if terms is None:
+            return {source: self._fts_search(words, k, replace(filters, sources=(source,))) for source in found}
+        rowids, scores = self.postings.scores(terms)
+        allowed, sources = self._lexical_rows(filters)
+        for source in found:
+            keep = _member(rowids, allowed[sources == source])
+            found[source] = self._catalog_passages(self._chunk_ids_of(lexicon.best(rowids[keep], scores[keep], k)))
+        return found
+
+    def _lexical_rows(self, filters: Filters) -> tuple[Any, Any]:
+        """(FTS rowids, their outlets) of the passages the filter allows, as numpy arrays; kept as `_filtered_vectors`
+        keeps its lists."""
+        import numpy as np
+
+        version = self._version()
+        if self._lexical_listed.get(filters, (None,))[0] == version:
+            return self._lexical_listed[filters][1]
+        condition, params = filters.sql("a")
+        rows = self.db.execute(
+            f"SELECT m.fts_rowid, a.source FROM fts_docs m JOIN articles a ON a.doc_id = m.doc_id WHERE {condition}",
+            params,
+        ).fetchall()
+        found = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=object)
+        if len(self._lexical_listed) >= 64:
+            self._lexical_listed.clear()
+        self._lexical_listed[filters] = (version, found)
+        return found
+
+    def _version(self) -> tuple[int, int]:
+        """Changes whenever the catalog's passages may have: another connection committed, or this one wrote."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], lexicon.generation(self.db)
+
+    def _chunk_ids_of(self, best: Sequence[tuple[int, float]]) -> list[tuple[str, float]]:
+        found = []
+        for rowid, score in best:
+            row = self.db.execute("SELECT chunk_id FROM chunks_fts WHERE rowid = ?", (rowid,)).fetchone()
+            if row:
+                found.append((row[0], score))
+        return found
+
+    def _fts_search(self, words: Sequence[str], k: int, filters: Filters | None) -> list[Passage]:
+        """`lexical_search` by FTS5's own bm25(): for questions with a word the postings cannot score alone."""
+        match = " OR ".join(f'"{w}"' for w in words)
         if not match:
             return []
         condition, params = (filters or Filters()).sql("a")
         # Two statements: the best k from the FTS table alone (joined to articles through fts_docs only to filter),
-        # then their rows. At 100k passages, joining every match to its text made this 5x slower, the join to
-        # articles for no filter 3x slower, and even the k best as a subquery joined to `chunks` 3x slower than
-        # these two statements (BENCHMARKS.md, scale).
+        # then their rows. At 100k passages, joining every match to its text made this 5x slower (BENCHMARKS.md).
         join = "JOIN fts_docs m ON m.fts_rowid = f.rowid JOIN articles a ON a.doc_id = m.doc_id" if filters else ""
         best = self.db.execute(
             f"""SELECT f.chunk_id, -bm25(chunks_fts) FROM chunks_fts f {join}
                 WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts) LIMIT ?""",
             (match, *params, k),
         ).fetchall()
-        return self._lexical_passages(best)
+        return self._catalog_passages(best)
 
-    def lexical_search_by_source(self, query: str, k: int, filters: Filters) -> dict[str, list[Passage]]:
-        """Return, for each outlet in `filters.sources`, what `lexical_search` returns when filtered to that outlet.
-
-        One pass over the matches instead of one per outlet: a filtered search costs mostly walking every match
-        and looking up its article, which the outlets can share (BENCHMARKS.md, scale).
-        """
-        found: dict[str, list[Passage]] = {source: [] for source in filters.sources}
-        match = _match_expression(query)
-        if not match or not filters.sources:
-            return found
-        condition, params = filters.sql("a")
-        # bm25() may not appear in a window function, so the scores are materialised first.
-        best = self.db.execute(
-            f"""WITH scored AS MATERIALIZED (
-                    SELECT f.chunk_id, -bm25(chunks_fts) AS score, a.source FROM chunks_fts f
-                    JOIN fts_docs m ON m.fts_rowid = f.rowid JOIN articles a ON a.doc_id = m.doc_id
-                    WHERE chunks_fts MATCH ? AND {condition})
-                SELECT chunk_id, score FROM (
-                    SELECT chunk_id, score, ROW_NUMBER() OVER (PARTITION BY source ORDER BY score DESC) AS place
-                    FROM scored)
-                WHERE place <= ? ORDER BY score DESC""",
-            (match, *params, k),
-        ).fetchall()
-        for p in self._lexical_passages(best):
-            found[p.source].append(p)
-        return found
-
-    def _lexical_passages(self, best: Sequence[tuple[str, float]]) -> list[Passage]:
+    def _catalog_passages(self, best: Sequence[tuple[str, float]]) -> list[Passage]:
         """Read the passages of (chunk id, score) pairs from the catalog, in the given order."""
         if not best:
             return []
@@ -535,10 +656,41 @@ class Store:
         return Chunk(no, start, end, text)
 
 
-def _match_expression(query: str) -> str:
-    """The FTS5 query for a question: any of its words but stopwords, each quoted ("" when none is left)."""
-    terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS]
-    return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+def _lexical_words(query: str) -> list[str]:
+    """The words of a question that lexical search looks for: all but stopwords, lower-cased, each once."""
+    return list(dict.fromkeys(t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS))
+
+
+def _vector_blob(vector: Sequence[float]) -> bytes:
+    """A unit vector as float16 bytes (normalised here, so that a dot product is the cosine)."""
+    import numpy as np
+
+    v = np.asarray(vector, dtype=np.float64)
+    return (v / (np.linalg.norm(v) or 1.0)).astype("<f2").tobytes()
+
+
+def _nearest(vector: Sequence[float], ids: list[str], matrix: Any, k: int) -> list[tuple[str, float]]:
+    """The k of `ids` whose unit vectors (rows of `matrix`) are nearest to `vector` by cosine, best first."""
+    import numpy as np
+
+    if not ids:
+        return []
+    query = np.asarray(vector, dtype=np.float32)
+    scores = matrix @ (query / (np.linalg.norm(query) or 1.0))
+    top = np.argpartition(-scores, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(ids[i], float(scores[i])) for i in top]
+
+
+def _member(rowids: Any, allowed: Any) -> Any:
+    """A mask over `rowids`: which are in `allowed` (numpy arrays of rowids)."""
+    import numpy as np
+
+    if not len(allowed):
+        return np.zeros(len(rowids), dtype=bool)
+    mask = np.zeros(max(int(allowed.max()), int(rowids.max()) if len(rowids) else 0) + 1, dtype=bool)
+    mask[allowed] = True
+    return mask[rowids]
 
 
 def _embedded_text(article: Article, chunk: Chunk) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.errors import IndexStoreError
 from assistant.types import Filters
+from index import lexicon
 from index.ingest import ingest
 from index.store import Store
 
@@ -29,6 +30,8 @@ def assert_in_step(store: Store) -> None:
     assert chroma_ids(store) == catalog_ids(store) == fts_ids(store)
     lexical_rows = set(store.db.execute("SELECT rowid, doc_id FROM chunks_fts"))
     assert lexical_rows == set(store.db.execute("SELECT fts_rowid, doc_id FROM fts_docs"))
+    assert lexicon.held_rowids(store.db) == {rowid for rowid, _ in lexical_rows}
+    assert {r[0] for r in store.db.execute("SELECT chunk_id FROM chunk_vectors")} == catalog_ids(store)
 
 
 def test_ingest_twice_adds_nothing_and_edit_replaces_only_that_file(articles_dir: Path, settings, store) -> None:  # type: ignore[no-untyped-def]
@@ -83,6 +86,23 @@ def test_catalog_from_before_fts_docs_is_mapped_on_open(articles_dir: Path, sett
     reopened = Store(settings, embeddings)
     assert_in_step(reopened)
     assert before and [p.chunk_id for p in reopened.lexical_search("water rationing reservoir", 5, courier)] == before
+    reopened.close()
+
+
+def test_catalog_without_vector_copies_gets_them_from_chroma_on_first_filtered_search(  # type: ignore[no-untyped-def]
+    articles_dir: Path, settings, store, embeddings
+) -> None:
+    ingest([articles_dir], settings, store=store)
+    courier = Filters(sources=("The Harbor Courier",))
+    vector = embeddings.embed_query("water rationing at the reservoir")
+    before = [(p.chunk_id, round(p.score, 4)) for p in store.dense_search(vector, 5, courier)]
+    store.db.execute("DELETE FROM chunk_vectors")  # as a catalog written by an earlier version has it
+    store.close()
+
+    reopened = Store(settings, embeddings)
+    assert before and [(p.chunk_id, round(p.score, 4)) for p in reopened.dense_search(vector, 5, courier)] == before
+    copied = {r[0] for r in reopened.db.execute("SELECT chunk_id FROM chunk_vectors")}
+    assert copied == catalog_ids(reopened)  # all of them, once
     reopened.close()
 
 
