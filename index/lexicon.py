@@ -101,12 +101,6 @@ def remove(db: sqlite3.Connection, rowids: Sequence[int]) -> None:
         _bump(db)
 
 
-def live_rows(db: sqlite3.Connection) -> int:
-    """The number of rows the postings count (should equal the FTS table's)."""
-    held = db.execute("SELECT COALESCE(SUM(rows), 0) FROM lex_segments").fetchone()[0]
-    return int(held) - int(db.execute("SELECT COUNT(*) FROM lex_dead").fetchone()[0])
-
-
 def held_rowids(db: sqlite3.Connection) -> set[int]:
     """The rowids whose postings count (for checks: should be exactly the FTS table's)."""
     held: set[int] = set()
@@ -116,8 +110,12 @@ def held_rowids(db: sqlite3.Connection) -> set[int]:
 
 
 def in_step(db: sqlite3.Connection) -> bool:
-    """True when the postings hold exactly the FTS table's rows (cheap: compares counts)."""
-    return live_rows(db) == int(db.execute("SELECT COUNT(*) FROM fts_docs").fetchone()[0])
+    """True when the postings hold as many rows as the FTS table (cheap; one statement, so one snapshot)."""
+    row = db.execute(
+        """SELECT (SELECT COALESCE(SUM(rows), 0) FROM lex_segments) - (SELECT COUNT(*) FROM lex_dead)
+                  = (SELECT COUNT(*) FROM fts_docs)"""
+    ).fetchone()
+    return bool(row[0])
 
 
 def rebuild(db: sqlite3.Connection) -> None:

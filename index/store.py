@@ -188,7 +188,9 @@ class Store:
             map_lexical_rows(self.db)
         lexicon.prepare(self.db)
         if not lexicon.in_step(self.db):
-            post_lexical_rows(self.db)
+            with transaction(self.db):
+                if not lexicon.in_step(self.db):  # another process may have built them while this one waited
+                    lexicon.rebuild(self.db)
         self.postings = lexicon.Postings(self.db)
         self._listed: dict[Filters, tuple[Any, tuple[list[str], Any]]] = {}
         self._lexical_listed: dict[Filters, tuple[Any, tuple[Any, Any]]] = {}
