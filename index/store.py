@@ -404,9 +404,17 @@ class Store:
             return []
         scope: dict[str, Any] = {}
         if filters and filters.chroma_where():
-            listed = self._filtered_vectors(filters)
-            if listed is not None:
-                return self._catalog_passages(_nearest(vector, *listed, k))
+            if len(filters.sources) > 1:
+                # Outlet by outlet, then the best k of them all: the same passages (cosine does not depend on the
+                # filter), and each outlet's list is the one its own searches keep.
+                each = [self._filtered_vectors(replace(filters, sources=(s,))) for s in filters.sources]
+                if all(listed is not None for listed in each):
+                    found = [pair for listed in each if listed for pair in _nearest(vector, *listed, k)]
+                    return self._catalog_passages(sorted(found, key=lambda pair: -pair[1])[:k])
+            else:
+                listed = self._filtered_vectors(filters)
+                if listed is not None:
+                    return self._catalog_passages(_nearest(vector, *listed, k))
             scope = {"where": filters.chroma_where()}
         result = self.collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
@@ -439,14 +447,14 @@ class Store:
         if self._listed.get(filters, (None,))[0] == version:
             return self._listed[filters][1]
         condition, params = filters.sql("a")
+        if len(self._chunk_ids_allowed(filters, _LISTED_FILTER_MAX + 1)) > _LISTED_FILTER_MAX:
+            return None  # counted before reading any vector
         sql = f"""SELECT c.chunk_id, v.vector FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
-                  LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE {condition} LIMIT ?"""
-        rows = self.db.execute(sql, (*params, _LISTED_FILTER_MAX + 1)).fetchall()
-        if len(rows) > _LISTED_FILTER_MAX:
-            return None
+                  LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE {condition}"""
+        rows = self.db.execute(sql, params).fetchall()
         if any(blob is None for _, blob in rows):  # an index made before the catalog kept vectors
             self._copy_all_vectors()
-            rows = [(cid, blob) for cid, blob in self.db.execute(sql, (*params, _LISTED_FILTER_MAX + 1)) if blob]
+            rows = [(cid, blob) for cid, blob in self.db.execute(sql, params) if blob]
         ids = [cid for cid, _ in rows]
         matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f2").reshape(len(ids), -1 if ids else 0)
         listed = (ids, matrix.astype(np.float32))
