@@ -32,7 +32,7 @@ from assistant.settings import load_settings  # noqa: E402
 from assistant.types import Filters, Passage  # noqa: E402
 from bench.outlet_merge import TextSeeded, _percentiles  # noqa: E402
 from bench.scale import SEED, Vocabulary, synthetic_questions  # noqa: E402
-from index.store import Store, _lexical_words  # noqa: E402
+from index.store import Store, lexical_words  # noqa: E402
 
 K = 40
 
@@ -41,13 +41,13 @@ class FtsStore(Store):
     """The store as it was before the postings: lexical search by FTS5's bm25() over every match."""
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
-        return self._fts_search(_lexical_words(query), k, filters)
+        return self._fts_search(lexical_words(query), k, filters)
 
     def lexical_search_by_source(self, query: str, k: int, filters: Filters) -> dict[str, list[Passage]]:
         # One FTS5 pass for every outlet, as `lexical_search_by_source` did in session 6.
         from dataclasses import replace
 
-        return {s: self._fts_search(_lexical_words(query), k, replace(filters, sources=(s,))) for s in filters.sources}
+        return {s: self._fts_search(lexical_words(query), k, replace(filters, sources=(s,))) for s in filters.sources}
 
 
 class Session6Store(FtsStore):

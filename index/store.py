@@ -498,7 +498,7 @@ class Store:
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
-        words = _lexical_words(query)
+        words = lexical_words(query)
         if not words:
             return []
         terms = lexicon.words_to_terms(self.db, words)
@@ -517,7 +517,7 @@ class Store:
         One scoring of the question serves every outlet.
         """
         found: dict[str, list[Passage]] = {source: [] for source in filters.sources}
-        words = _lexical_words(query)
+        words = lexical_words(query)
         terms = lexicon.words_to_terms(self.db, words)
         if not words or not filters.sources:
             return found
@@ -666,7 +666,7 @@ class Store:
         return Chunk(no, start, end, text)
 
 
-def _lexical_words(query: str) -> list[str]:
+def lexical_words(query: str) -> list[str]:
     """The words of a question that lexical search looks for: all but stopwords, lower-cased, each once."""
     return list(dict.fromkeys(t for t in re.findall(r"\w+", query.lower()) if t not in _LEXICAL_STOPWORDS))
 

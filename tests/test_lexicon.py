@@ -9,7 +9,7 @@ import pytest
 from assistant.types import Filters
 from index import lexicon
 from index.ingest import ingest
-from index.store import Store, _lexical_words
+from index.store import Store, lexical_words
 
 QUESTIONS = [
     "What did the mayor say about water rationing at the reservoir?",
@@ -23,7 +23,7 @@ QUESTIONS = [
 
 
 def fts_ranking(store: Store, question: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-    return [(p.chunk_id, p.score) for p in store._fts_search(_lexical_words(question), k, filters)]
+    return [(p.chunk_id, p.score) for p in store._fts_search(lexical_words(question), k, filters)]
 
 
 def ranking(store: Store, question: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:

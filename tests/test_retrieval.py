@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.evaluation import Query, RetrievalScores, evaluate_retrieval, hit_ranks, load_queries
-from assistant.retrieval import by_article
+from assistant.retrieval import by_article, feedback_words
 from assistant.types import Filters, Passage
 
 runner = CliRunner()
@@ -44,6 +44,17 @@ def test_null_queries_are_excluded() -> None:
     queries = [Query("1", "q one", facts=("alpha beta",)), Query("2", "q two", question_type="null_query")]
     report = evaluate_retrieval(queries, lambda q: [passage("a", "alpha beta gamma")], lambda ts: [1] * len(ts))
     assert report.to_dict()["n"] == 1 and report.to_dict()["hits@4"] == 1.0
+
+
+def test_feedback_words_are_shared_by_the_best_passages_and_new_to_the_question() -> None:
+    texts = [
+        "The Sarn River ceasefire was signed in Velmora by envoys of both sides.",
+        "Envoys met again in Velmora on Tuesday; the ceasefire holds.",
+        "Grain prices rose 12 percent in 2024, traders in Velmora said.",
+    ]
+    # Shared by 2+ passages, not asked about, no stopwords or numbers; most shared first, then first seen.
+    assert feedback_words("When was the ceasefire signed?", texts) == ["velmora", "envoys"]
+    assert feedback_words("When was the ceasefire signed?", texts[:1]) == []
 
 
 def test_by_article_deals_from_the_best_articles() -> None:
