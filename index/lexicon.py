@@ -122,7 +122,7 @@ def rebuild(db: sqlite3.Connection) -> None:
     """Build the postings again from every row of the FTS table (caller's transaction)."""
     n = int(db.execute("SELECT COUNT(*) FROM fts_docs").fetchone()[0])
     if n > 10_000:
-        log.warning("building the lexical postings for %d passages (once): about %d s", n, n // 2500)
+        log.warning("building the lexical postings for %d passages (once): about %d s", n, n // 1600)
     db.execute("DELETE FROM lex_postings")
     db.execute("DELETE FROM lex_segments")
     db.execute("DELETE FROM lex_dead")
