@@ -69,7 +69,7 @@ class Retriever:
     mode: str = "hybrid"  # dense | lexical | hybrid
     dense_weight: float = 0.5  # measured: dense at half weight beats equal weights and BM25 alone (BENCHMARKS.md)
     lexical_weight: float = 1.0
-    feedback_weight: float = 0.5
+    feedback_weight: float = 0.5  # 0 turns pseudo-relevance feedback off
     decompose: bool = True
     _sources: list[str] | None = field(default=None, repr=False)
 
@@ -149,7 +149,7 @@ class Retriever:
         dense = self.store.dense_search(vector, n, filters) if self.mode != "lexical" else []
         lexical = self.store.lexical_search(query, n, filters) if self.mode != "dense" else []
         ranked = fuse([(dense, self.dense_weight), (lexical, self.lexical_weight)])
-        if not feedback or self.mode == "dense":
+        if not feedback or self.mode == "dense" or not self.feedback_weight:
             return ranked
         extra = feedback_words(query, [p.text for p in lexical[:_FEEDBACK_PASSAGES]])
         if not extra:
