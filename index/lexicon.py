@@ -3,8 +3,8 @@
 FTS5 scores a query by stepping through every row that matches any of its words, calling bm25() on each. A long
 question matches most of an archive (92% of a 100k-passage index for MultiHop-shaped questions), and that walk cost
 ~115 ms at 100k passages and ~1.3 s at 1M (BENCHMARKS.md, scale). Here each word's postings (row ids and term
-counts) are stored as blobs beside the FTS table and scored as arrays: the same formula, the same numbers, the same
-top k (checked against FTS5 in tests and on the scale indexes).
+counts) are stored as blobs beside the FTS table and scored as arrays: the same formula, the same scores (to the
+last digit or two) and the same top k (checked against FTS5 in tests and on the scale indexes).
 
 Layout, all in the catalog and written in the caller's transaction, so the postings are always in step with
 `chunks_fts` (same rowids):
@@ -175,7 +175,7 @@ class Postings:
                 continue
             idf = math.log((rows.n - len(ids) + 0.5) / (len(ids) + 0.5))
             idf = idf if idf > 0.0 else 1e-6  # as FTS5 does
-            # The operations in FTS5's order (fts5_aux.c), so that the scores are the same to the last bit.
+            # The operations in FTS5's order (fts5_aux.c), so that the scores agree with its to ~1e-15.
             score[ids] += idf * (tfs * (K1 + 1.0)) / (tfs + rows.norm[ids])
             hit[ids] = True
         found = np.flatnonzero(hit)
@@ -187,7 +187,8 @@ class Postings:
             return np.zeros(0, np.int64), np.zeros(0)
         ids = np.concatenate([np.frombuffer(r, dtype="<u4") for r, _ in blobs]).astype(np.int64)
         tfs = np.concatenate([np.frombuffer(t, dtype="<u2") for _, t in blobs]).astype(np.float64)
-        ids, tfs = ids[ids < len(live)], tfs[ids < len(live)]  # rows written since the statistics were read
+        seen = ids < len(live)  # rows written since the statistics were read are not counted yet
+        ids, tfs = ids[seen], tfs[seen]
         keep = live[ids]
         return ids[keep], tfs[keep]
 

@@ -447,7 +447,12 @@ class Store:
         if self._listed.get(filters, (None,))[0] == version:
             return self._listed[filters][1]
         condition, params = filters.sql("a")
-        if len(self._chunk_ids_allowed(filters, _LISTED_FILTER_MAX + 1)) > _LISTED_FILTER_MAX:
+        allowed = self.db.execute(
+            f"""SELECT COUNT(*) FROM (SELECT 1 FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
+                WHERE {condition} LIMIT ?)""",
+            (*params, _LISTED_FILTER_MAX + 1),
+        ).fetchone()[0]
+        if allowed > _LISTED_FILTER_MAX:
             return None  # counted before reading any vector
         sql = f"""SELECT c.chunk_id, v.vector FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
                   LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE {condition}"""
@@ -518,9 +523,9 @@ class Store:
         """
         found: dict[str, list[Passage]] = {source: [] for source in filters.sources}
         words = lexical_words(query)
-        terms = lexicon.words_to_terms(self.db, words)
         if not words or not filters.sources:
             return found
+        terms = lexicon.words_to_terms(self.db, words)
         if terms is None:
             return {source: self._fts_search(words, k, replace(filters, sources=(source,))) for source in found}
         rowids, scores = self.postings.scores(terms)
