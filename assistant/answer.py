@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -114,6 +115,45 @@ def prompt_inputs(passages: str, question: str) -> dict[str, str]:
     return {"passages": passages, "question": question, "reply": reply.strip()}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What answering a question takes: either an answer already made (quote-first, or refused before any model) or
+    the inputs of the answer prompt."""
+
+    passages: list[Passage]
+    done: Answer | None = None
+    inputs: dict[str, str] | None = None
+
+    def messages(self) -> list[BaseMessage]:
+        """The messages the chat model reads (empty when no model is needed)."""
+        return answer_prompt().format_messages(**self.inputs) if self.inputs is not None else []
+
+
+def plan_answer(
+    question: str,
+    *,
+    settings: Settings,
+    retriever: Retriever,
+    search_query: str | None = None,
+    filters: Filters | None = None,
+) -> Plan:
+    """Everything `answer()` does before the chat model: quote-first, retrieval, the checks that refuse early, and
+    the prompt. Chat also runs it on a question still being typed, to read that prompt into the model ahead."""
+    query = search_query or question
+    quoted = answer_from_statements(question, query, retriever.store, filters=filters)
+    if quoted is not None:
+        return Plan(quoted.passages, done=quoted)
+    passages = retriever.search(query, filters=filters)
+    gap = coverage_gap(query, retriever.store)
+    if gap is not None:
+        return Plan(passages, done=Answer(question, REFUSAL, refused=True, passages=passages, reason=gap.reason()))
+    if not retriever.is_relevant(query, passages):
+        reason = "no passage is close to the question and none mentions a name in it"
+        return Plan(passages, done=Answer(question, REFUSAL, refused=True, passages=passages, reason=reason))
+    shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
+    return Plan(passages, inputs=prompt_inputs(shown, query))
+
+
 def answer(
     question: str,
     *,
@@ -129,24 +169,16 @@ def answer(
     "What did X say (about Y)?" is answered from X's extracted statements when there are any (quote-first).
     `filters` keeps both paths to some outlets and dates.
     """
-    query = search_query or question
-    quoted = answer_from_statements(question, query, retriever.store, filters=filters)
-    if quoted is not None:
-        return quoted
-    passages = retriever.search(query, filters=filters)
-    gap = coverage_gap(query, retriever.store)
-    if gap is not None:
-        return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=gap.reason())
-    if not retriever.is_relevant(query, passages):
-        reason = "no passage is close to the question and none mentions a name in it"
-        return Answer(question=question, text=REFUSAL, refused=True, passages=passages, reason=reason)
+    plan = plan_answer(question, settings=settings, retriever=retriever, search_query=search_query, filters=filters)
+    if plan.done is not None:
+        return plan.done
+    assert plan.inputs is not None
+    passages, inputs = plan.passages, plan.inputs
     model = llm if isinstance(llm, BaseChatModel) else llm()  # a loader: only questions that need a model load it
-    shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
-    inputs = prompt_inputs(shown, query)
-    yes_no = is_yes_no(query)
+    yes_no = is_yes_no(inputs["question"])
     runnable: Runnable[Any, Any] = model
     if yes_no:
-        p_yes = yes_probability(model, answer_prompt().format_messages(**inputs))
+        p_yes = yes_probability(model, plan.messages())
         verdict = None if p_yes is None else ("Yes" if p_yes >= settings.llm.yes_threshold else "No")
         runnable = verdict_first(model, verdict)
     chain = answer_prompt() | runnable | StrOutputParser()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
+    from assistant.typeahead import Typeahead
     from assistant.types import Answer, Filters
 
 _TURNS_KEPT = 3
@@ -38,6 +39,7 @@ class Chat:
     last: Answer | None = None
     filters: Filters | None = None  # outlets and dates the whole conversation keeps to
     _warming: threading.Thread | None = field(default=None, repr=False)
+    typeahead: Typeahead | None = field(default=None, repr=False)
 
     def warm_up(self) -> None:
         """Read the fixed start of the answer prompt into the local model's cache, in the background.
@@ -49,6 +51,25 @@ class Chat:
         self._warming = threading.Thread(target=prefill, args=(self.llm, messages), daemon=True)
         self._warming.start()
 
+    def wait_warm(self) -> None:
+        """Wait for `warm_up` to finish (if it ran)."""
+        warming = self._warming
+        if warming is not None:
+            warming.join()
+
+    def start_typeahead(self) -> Typeahead:
+        """Read the prompt of the question being typed ahead of enter (see assistant/typeahead.py); feed it with
+        `typeahead.draft(text)` on every keystroke."""
+        from assistant.typeahead import Typeahead
+
+        if self.typeahead is None:
+            self.typeahead = Typeahead(self)
+        return self.typeahead
+
+    def rewrites(self, question: str) -> bool:
+        """Whether `ask` would have the model rewrite this question with the conversation's context first."""
+        return bool(self.history) and needs_context(question)
+
     def ask(self, question: str, on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer a question, resolving references to earlier turns first.
 
@@ -56,10 +77,17 @@ class Chat:
         a rewrite is a whole model call before the answer's first word, and a question that names what it asks about
         gains nothing from it.
         """
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
-        standalone = self.condense(question) if self.history and needs_context(question) else question
+        if self.typeahead is not None:
+            self.typeahead.hold()
+        try:
+            return self._ask(question, on_token)
+        finally:
+            if self.typeahead is not None:
+                self.typeahead.release()
+
+    def _ask(self, question: str, on_token: Callable[[str], None] | None) -> Answer:
+        self.wait_warm()
+        standalone = self.condense(question) if self.rewrites(question) else question
         result = answer(
             question,
             settings=self.settings,

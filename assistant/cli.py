@@ -17,6 +17,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from assistant.chat import Chat
     from assistant.evaluation import AnswerRecord
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
@@ -289,40 +290,58 @@ def chat(
     """
     with _errors():
         from assistant.chat import Chat
-        from assistant.llm import make_chat_model
+        from assistant.llm import is_llama_cpp, make_chat_model
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
         filters = _filters(source, since, until)
         session = Chat(settings, make_chat_model(settings.model, settings), _open_index(settings), filters=filters)
         session.warm_up()
+        read_line = _line_reader(session if settings.llm.typeahead and is_llama_cpp(session.llm) else None)
         print("Ask about the indexed articles. /help for commands, /quit or Ctrl-D to leave.")
-        while True:
-            try:
-                line = input("> ").strip()
-            except EOFError:
-                print()
-                return
-            if not line:
-                continue
-            if line in {"/quit", "/exit", "/q"}:
-                return
-            if line == "/help":
-                print("/sources  sources of the last answer\n/reset    forget the conversation\n/quit     leave")
-            elif line == "/reset":
-                session.reset()
-                print("Conversation forgotten.")
-            elif line == "/sources":
-                if session.last is None or not session.last.citations:
-                    print("No sources yet.")
+        try:
+            while True:
+                try:
+                    line = read_line().strip()
+                except EOFError:
+                    print()
+                    return
+                if not line:
+                    continue
+                if line in {"/quit", "/exit", "/q"}:
+                    return
+                if line == "/help":
+                    print("/sources  sources of the last answer\n/reset    forget the conversation\n/quit     leave")
+                elif line == "/reset":
+                    session.reset()
+                    print("Conversation forgotten.")
+                elif line == "/sources":
+                    if session.last is None or not session.last.citations:
+                        print("No sources yet.")
+                    else:
+                        _render_sources(session.last)
+                elif line.startswith("/"):
+                    print(f"Unknown command {line}; /help lists them.")
                 else:
-                    _render_sources(session.last)
-            elif line.startswith("/"):
-                print(f"Unknown command {line}; /help lists them.")
-            else:
-                stream = _streamer()
-                result = session.ask(line, on_token=stream)
-                _render_answer_text(result, streamed=stream is not None and getattr(stream, "used", False))
+                    stream = _streamer()
+                    result = session.ask(line, on_token=stream)
+                    _render_answer_text(result, streamed=stream is not None and getattr(stream, "used", False))
+        finally:
+            if session.typeahead is not None:
+                session.typeahead.close()  # before the model is freed at exit
+
+
+def _line_reader(session: Chat | None) -> Callable[[], str]:
+    """Chat's input: on a terminal, a line editor that passes every keystroke to the typeahead; else plain lines."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return lambda: input("> ")
+    from prompt_toolkit import PromptSession
+
+    prompt: PromptSession[str] = PromptSession()
+    if session is not None:
+        typeahead = session.start_typeahead()
+        prompt.default_buffer.on_text_changed += lambda buffer: typeahead.draft(buffer.text)
+    return lambda: prompt.prompt("> ")
 
 
 def _render_answer_text(result: Answer, *, streamed: bool) -> None:

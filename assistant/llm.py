@@ -127,7 +127,7 @@ def verdict_first(model: BaseChatModel, verdict: str | None = None) -> Runnable[
     "No", decided by `yes_probability`) the first word can only be that one. Other models are returned as they are:
     the prompt asks them for the same.
     """
-    if not _is_llama_cpp(model):
+    if not is_llama_cpp(model):
         return model
     from llama_cpp import LlamaGrammar
 
@@ -151,7 +151,7 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
     threshold calibrated on dev questions (`llm.yes_threshold`) corrects that bias. The prompt is read once: the
     answer that follows reuses llama.cpp's cache of it.
     """
-    if not _is_llama_cpp(model):
+    if not is_llama_cpp(model):
         return None
     from llama_cpp import LogitsProcessorList
 
@@ -173,11 +173,65 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
 
 def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
     """Read `messages` into a local model's prompt cache (one token generated); other models need nothing."""
-    if _is_llama_cpp(model):
+    if is_llama_cpp(model):
         _one_token(model, messages)
 
 
-def _is_llama_cpp(model: BaseChatModel) -> bool:
+def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 32) -> Iterator[int]:
+    """Read `messages` into a local model's prompt cache `step` tokens at a time, yielding the count cached so far.
+
+    The part already cached (the longest common prefix with what llama.cpp last read) is kept, so a prompt that
+    shares its start with the previous one costs only the rest. Between steps the caller may stop: what was read stays
+    cached, and the answer that follows reuses as much of it as its own prompt shares. Models whose prompt tokens are
+    out of reach are read in one go; other models need nothing.
+    """
+    if not is_llama_cpp(model):
+        return
+    llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
+    tokens = _prompt_tokens(llama, messages)
+    if tokens is None:
+        _one_token(model, messages)
+        yield llama.n_tokens
+        return
+    cached = llama.input_ids[: llama.n_tokens].tolist()
+    common = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    llama.n_tokens = common  # `eval` drops the cache beyond this point before it reads on
+    yield common
+    for start in range(common, len(tokens), step):
+        llama.eval(tokens[start : start + step])
+        yield llama.n_tokens
+
+
+def _prompt_tokens(llama: Any, messages: Sequence[BaseMessage]) -> list[int] | None:
+    """The tokens `create_chat_completion` reads for `messages` with the model's own chat template (None for others).
+
+    Built as llama-cpp-python builds its default handler (`Llama.__init__`, `chat_formatter_to_chat_completion_handler`
+    in 0.3.x); `test_llm_prefill` checks that an answer after a prefill reads only what the prefill left out.
+    """
+    from langchain_community.chat_models.llamacpp import _convert_message_to_dict
+    from llama_cpp import llama_chat_format
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if llama.chat_handler is not None or llama.chat_format != "chat_template.default" or not template:
+        return None
+    if getattr(llama, "_assistant_formatter", None) is None:
+        eos, bos = llama.token_eos(), llama.token_bos()
+        llama._assistant_formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+    result = llama._assistant_formatter(messages=[_convert_message_to_dict(m) for m in messages])
+    tokens: list[int] = llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+    return tokens
+
+
+def is_llama_cpp(model: BaseChatModel) -> bool:
     return type(model).__name__ == "ChatLlamaCpp"
 
 

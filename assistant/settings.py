@@ -91,6 +91,11 @@ class LLMSettings(BaseModel):
         "(calibrated on MultiHop-RAG dev questions, see BENCHMARKS.md).",
     )
     seed: int = Field(42, description="Seed for the local model.")
+    typeahead: bool = Field(
+        True,
+        description="In chat on a terminal, read the prompt of the question being typed into the local model ahead of "
+        "enter, so the answer starts sooner.",
+    )
     timeout: float = Field(120.0, gt=0, description="Seconds a model server may stay silent before the request fails.")
     max_retries: int = Field(2, ge=0, le=10, description="Retries of a model server request that failed to connect.")
 

@@ -177,7 +177,11 @@ class Store:
         self.name = collection_name(embeddings.model_id, settings)
         self.dir = Path(settings.home) / "indexes" / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.dir / "catalog.sqlite3", timeout=30, isolation_level=None)
+        # Chat's typeahead retrieves from a background thread, never at the same time as the main thread
+        # (assistant/typeahead.py hands the index over), so the connection may cross threads.
+        self.db = sqlite3.connect(
+            self.dir / "catalog.sqlite3", timeout=30, isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")

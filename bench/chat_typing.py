@@ -1,0 +1,130 @@
+"""Chat's first answer token after enter, for a question typed key by key (typeahead on) and one pasted at once.
+
+    python bench/chat_typing.py [--wpm 40] [--questions N] [--out bench/results/chat-typing.json]
+
+In one process, on the bundled sample articles, the default local model loaded and its fixed prompt start read (as
+`assistant chat` does at start). For each question, alternating:
+- `typed`: a simulated typist sends the question to the typeahead one keystroke at a time (`Typeahead.draft`, as the
+  line editor does), at `--wpm` words a minute (5 characters a word) with seeded random gaps between keys
+  (exponential around the mean, at least 40 ms), then presses enter: `Chat.ask`.
+- `pasted`: the question arrives whole; nothing is read ahead (as before the typeahead, or a pasted question).
+Before each question the conversation is forgotten and the model's cache is cut back to the fixed prompt start, so
+both ways start alike. Reports enter -> first streamed token, enter -> full checked answer, and how many prompt
+tokens the answer still had to read after enter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+QUESTIONS = [
+    "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?",
+    "Which outlets reported the Sarn River ceasefire, and when?",
+    "Why did Harbor City ration water?",
+    "How many prisoners will Kolmar and Esteria exchange under the ceasefire?",
+    "Why did rail workers in the Meridian region go on strike?",
+    "How did the frost affect growers in the Serrano Valley?",
+    "Where will Voltaris build its battery plant?",
+    "What delayed the Eastgate trams?",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--wpm", type=float, default=40.0, help="Typing speed, words (5 characters) a minute.")
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "chat-typing.json")
+    args = parser.parse_args()
+
+    import latency
+    from latency import FirstToken
+
+    from assistant.chat import Chat
+    from assistant.llm import make_chat_model
+    from assistant.retrieval import open_retriever
+    from assistant.settings import load_settings
+
+    settings = load_settings(home=latency.sample_home())
+    chat = Chat(settings, make_chat_model(settings.model, settings), open_retriever(settings))
+    llama = chat.llm.client  # type: ignore[attr-defined]
+    chat.warm_up()
+    chat.wait_warm()
+    fixed = llama.n_tokens  # the fixed start of every answer prompt
+    reads: list[int] = []
+    original_eval = llama.eval
+
+    def counting_eval(tokens: Any) -> None:
+        reads.append(len(tokens))
+        original_eval(tokens)
+
+    llama.eval = counting_eval
+    typeahead = chat.start_typeahead()
+    chat.ask("What did the Harbor City council decide?")  # first-use costs: MiniLM, catalog caches
+    rng = random.Random(args.seed)
+    mean_gap = 60.0 / (args.wpm * 5)
+    rows: list[dict[str, Any]] = []
+    for question in QUESTIONS[: args.questions]:
+        for mode in ("typed", "pasted"):
+            chat.reset()
+            llama.n_tokens = min(llama.n_tokens, fixed)
+            if mode == "typed":
+                for i in range(1, len(question) + 1):
+                    time.sleep(max(0.04, rng.expovariate(1 / mean_gap)))
+                    typeahead.draft(question[:i])
+                time.sleep(max(0.04, rng.expovariate(1 / mean_gap)))  # the enter key
+            first = FirstToken()
+            start = time.perf_counter()  # enter
+            typeahead.hold()  # as `ask` does first: the step being read finishes
+            read_ahead = typeahead.last.tokens_read if typeahead.last else 0
+            offset = len(reads)
+            result = chat.ask(question, on_token=first)
+            end = time.perf_counter()
+            after = reads[offset:]
+            row = {
+                "question": question,
+                "mode": mode,
+                "first_token_s": round((first.at or end) - start, 2),
+                "full_answer_s": round(end - start, 2),
+                "prompt_tokens_read_after_enter": after[0] if after else 0,
+                "prompt_tokens_read_ahead": read_ahead if mode == "typed" else 0,
+                "last_draft_read": typeahead.last.draft if mode == "typed" and typeahead.last else None,
+                "used_model": first.at is not None,
+                "refused": result.refused,
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+            typeahead.last = None
+    summary: dict[str, Any] = {}
+    for mode in ("typed", "pasted"):
+        firsts = [r["first_token_s"] for r in rows if r["mode"] == mode and r["used_model"]]
+        summary[mode] = {
+            "first_token_s": {
+                "p50": round(statistics.median(firsts), 2),
+                "max": max(firsts),
+                "values": firsts,
+            },
+            "within_6s": sum(f <= 6.0 for f in firsts),
+            "n": len(firsts),
+        }
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    result = {"wpm": args.wpm, "seed": args.seed, "summary": summary, "rows": rows, "loadavg_after": load}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(summary, indent=1))
+    typeahead.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Chat reads the prompt of a question while it is typed: the answer then reads only what the draft's prompt lacked.
+
+The real SmolLM2 GGUF (fast) stands in for the default model: what is checked is which tokens llama.cpp reads, and
+that is plumbing, the same for any GGUF with a chat template.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+QUESTION = "How many prisoners will Kolmar and Esteria exchange under the ceasefire?"
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Iterator[Any]:
+    from assistant.llm import make_chat_model
+    from assistant.settings import load_settings
+
+    yield make_chat_model("smollm2", load_settings())
+
+
+@pytest.fixture
+def reads(smollm2: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many tokens each `eval` of the model reads, from now on."""
+    llama = smollm2.client
+    counts: list[int] = []
+    original = llama.eval
+
+    def counting(tokens: Any) -> None:
+        counts.append(len(tokens))
+        original(tokens)
+
+    monkeypatch.setattr(llama, "eval", counting)
+    return counts
+
+
+def _until(condition: Callable[[], bool], limit: float = 120.0) -> None:
+    """Wait for a background step to finish (a liveness guard, not a timing check)."""
+    end = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < end, "the typeahead never finished"
+        time.sleep(0.02)
+
+
+def _messages(retriever: Any, settings: Any, question: str) -> list[Any]:
+    from assistant.answer import plan_answer
+
+    return plan_answer(question, settings=settings, retriever=retriever).messages()
+
+
+def test_prefill_steps_read_exactly_the_tokens_the_chat_completion_reads(
+    smollm2: Any, sample_retriever: Any, settings: Any, reads: list[int]
+) -> None:
+    from assistant.llm import _one_token, prefill_steps
+
+    messages = _messages(sample_retriever, settings, QUESTION)
+    assert messages, "the question must need the model"
+    smollm2.client.n_tokens = 0
+    steps = list(prefill_steps(smollm2, messages, step=40))
+    total = steps[-1]
+    assert total > 200 and all(n <= 40 for n in reads) and sum(reads) == total
+    reads.clear()
+    _one_token(smollm2, messages)
+    assert sum(reads) <= 1  # the whole prompt was cached: at most the last token is read again for fresh logits
+    # A prompt that shares only the system message with the cache costs the rest.
+    reads.clear()
+    other = _messages(sample_retriever, settings, "Why did the rail workers in Meridian go on strike?")
+    again = list(prefill_steps(smollm2, other, step=40))
+    assert again[0] < total and sum(reads) == again[-1] - again[0] > 100
+
+
+def test_a_paused_draft_is_read_ahead_and_the_answer_reads_only_what_it_lacked(
+    smollm2: Any, sample_retriever: Any, settings: Any, reads: list[int]
+) -> None:
+    from assistant.chat import Chat
+
+    chat = Chat(settings, smollm2, sample_retriever)
+    typeahead = chat.start_typeahead()
+    typeahead.pause = 0.05
+    try:
+        smollm2.client.n_tokens = 0
+        typeahead.draft(QUESTION)
+        _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
+        read_ahead = sum(reads)
+        assert typeahead.last is not None and read_ahead == typeahead.last.tokens > 200
+        reads.clear()
+        result = chat.ask(QUESTION)
+        assert not typeahead.errors
+        # The answer read its prompt's last token again at most, then generated token by token.
+        assert reads[0] <= 1 and set(reads[1:]) <= {1}, reads[:5]
+        assert result.passages  # answered from the same passages, through the whole chain
+
+        # Without the draft, the same question reads its whole user message.
+        reads.clear()
+        smollm2.client.n_tokens = 0
+        chat.reset()
+        chat.ask(QUESTION)
+        assert reads[0] >= read_ahead - 5
+    finally:
+        typeahead.close()
+
+
+def test_nothing_is_read_while_held_or_for_a_follow_up_that_needs_the_conversation(
+    smollm2: Any, sample_retriever: Any, settings: Any
+) -> None:
+    from assistant.chat import Chat
+
+    chat = Chat(settings, smollm2, sample_retriever)
+    typeahead = chat.start_typeahead()
+    typeahead.pause = 0.05
+    try:
+        typeahead.hold()
+        typeahead.draft(QUESTION)
+        time.sleep(0.5)
+        assert typeahead.last is None  # held: the main thread has the model
+        typeahead.release()
+        typeahead.draft(QUESTION)
+        _until(lambda: typeahead.last is not None and typeahead.last.draft == QUESTION)
+        chat.history.append((QUESTION, "They will exchange 340 prisoners."))
+        typeahead.draft("And what did he say about the observers")  # a pronoun: `ask` rewrites it with the model
+        typeahead.draft("/sources")  # a command, not a question
+        time.sleep(0.5)
+        assert typeahead.last.draft == QUESTION
+    finally:
+        typeahead.close()
+
+
+def _read_until(fd: int, needle: bytes, limit: float = 180.0) -> bytes:
+    seen = b""
+    end = time.monotonic() + limit
+    while needle not in seen:
+        assert time.monotonic() < end, f"never saw {needle!r}; got {seen[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    return seen
+
+
+def test_chat_on_a_terminal_answers_a_typed_question(sample_home: Path, tmp_path: Path) -> None:
+    """`assistant chat` on a pseudo-terminal: keystrokes go through the line editor and the typeahead (which reads
+    the draft's prompt into SmolLM2 meanwhile), enter answers, /quit leaves cleanly."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
+    command = [sys.executable, "-m", "assistant.cli", "chat", "--model", "smollm2", "--index-dir", str(sample_home)]
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    try:
+        _read_until(master, b"/quit or Ctrl-D")
+        for char in QUESTION:
+            os.write(master, char.encode())
+            time.sleep(0.01)
+        time.sleep(1.0)  # a pause: the typeahead retrieves for the draft in the background
+        os.write(master, b"\r")
+        out = _read_until(master, b"Checked answer")  # the streamed answer is over; the checked one follows
+        assert b"Traceback" not in out
+        os.write(master, b"/quit\r")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
