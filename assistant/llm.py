@@ -177,7 +177,7 @@ def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
         _one_token(model, messages)
 
 
-def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 32) -> Iterator[int]:
+def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 64) -> Iterator[int]:
     """Read `messages` into a local model's prompt cache `step` tokens at a time, yielding the count cached so far.
 
     The part already cached (the longest common prefix with what llama.cpp last read) is kept, so a prompt that

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from assistant.chat import Chat
 
 PAUSE_S = 0.3  # a draft is read once typing has paused this long (keystrokes come every ~0.1-0.3 s)
+# Tokens read per step. Enter waits for the step under way; steps of 32 read ~20% slower than one big batch on 2 cores
+# (63 against 81 tokens/s), steps of 64 about as fast (79).
+STEP = 64
 MIN_WORDS = 3
 
 
@@ -39,7 +42,7 @@ class Prepared:
 class Typeahead:
     """A background reader of the prompts of drafts (see module docstring). `draft()` is called on every keystroke."""
 
-    def __init__(self, chat: Chat, pause: float = PAUSE_S, step: int = 32) -> None:
+    def __init__(self, chat: Chat, pause: float = PAUSE_S, step: int = STEP) -> None:
         self.chat = chat
         self.pause = pause
         self.step = step
@@ -122,7 +125,10 @@ class Typeahead:
 
     def _prepare(self, text: str) -> None:
         chat = self.chat
-        plan = plan_answer(text, settings=chat.settings, retriever=chat.retriever, filters=chat.filters)
+        # Most questions end with "?", and it moves MiniLM's vector enough to reorder passages: a draft is read as if
+        # it were there, so the finished question's prompt matches it.
+        question = text if text.endswith(("?", ".", "!")) else text + "?"
+        plan = plan_answer(question, settings=chat.settings, retriever=chat.retriever, filters=chat.filters)
         self.last = prepared = Prepared(text)
         messages = plan.messages()
         if not messages:
