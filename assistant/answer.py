@@ -150,6 +150,7 @@ def plan_answer(
     if not retriever.is_relevant(query, passages):
         reason = "no passage is close to the question and none mentions a name in it"
         return Plan(passages, done=Answer(question, REFUSAL, refused=True, passages=passages, reason=reason))
+    passages = retriever.worth_showing(query, passages)
     shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
     return Plan(passages, inputs=prompt_inputs(shown, query))
 

@@ -143,6 +143,23 @@ class Retriever:
         names = {w for w in _NAME.findall(query) if w not in _QUESTION_WORDS}
         return any(re.search(rf"\b{re.escape(name)}\b", p.text + " " + p.title) for name in names for p in passages)
 
+    def worth_showing(self, query: str, passages: list[Passage]) -> list[Passage]:
+        """The passages worth the model's reading time: the best, and each other that is close in meaning
+        (`retrieval.show_score`) or shares a content word with the question.
+
+        In a small archive the top k are filled up with articles about something else; each costs the model ~2 s
+        of prompt reading on 2 cores and offers nothing to cite. In a large one nearly every passage passes.
+        """
+        from assistant.verify import content_terms
+
+        floor = self.settings.retrieval.show_score
+        wanted = content_terms(query)
+        return [
+            p
+            for i, p in enumerate(passages)
+            if i == 0 or p.score >= floor or wanted & content_terms(f"{p.title} {p.text}")
+        ]
+
     def _ranked(
         self, query: str, vector: list[float], filters: Filters, n: int, *, feedback: bool = False
     ) -> list[Passage]:

@@ -74,6 +74,13 @@ class RetrievalSettings(BaseModel):
         le=1.0,
         description="Cosine similarity below which the best passage counts as irrelevant (refuse without the LLM).",
     )
+    show_score: float = Field(
+        0.2,
+        ge=-1.0,
+        le=1.0,
+        description="A passage other than the best is shown to the model only if its cosine similarity reaches this "
+        "or it shares a content word with the question (-1: show all k).",
+    )
 
 
 class LLMSettings(BaseModel):

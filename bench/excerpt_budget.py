@@ -8,7 +8,9 @@ costs. For n answerable dev questions (seeded shuffle), the same retrieval as `a
 when a passage holds 80% of its content terms, and as kept when the text shown to the model does. Schemes: `s3` is
 what the model reads now (the 3 sentences of each passage sharing most words with the question); `bN` picks
 sentences across all passages up to N characters: each passage's best sentence first, in rank order, then the next
-best by shared words, skipping sentences that share none.
+best by shared words, skipping sentences that share none. `shownF`: `s3` over only the passages `ask` shows with
+`retrieval.show_score` = F (`--show-scores`; the best passage, and the others with cosine >= F or a content word in
+common with the question); `mean_passages` counts them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, required=True)
     parser.add_argument("--n", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--show-scores", default="", help="Comma-separated show_score floors to try, e.g. 0.1,0.2,0.3")
     args = parser.parse_args()
 
     retriever = open_retriever(load_settings(home=args.index_dir))
@@ -41,9 +44,11 @@ def main() -> None:
     queries = [q for q in queries if q["question_type"] != "null_query"]
     random.Random(args.seed).shuffle(queries)
     queries = queries[: args.n]
-    schemes: dict[str, int | None] = {"s3": None} | {f"b{b}": b for b in BUDGETS}
+    schemes: dict[str, int | float | None] = {"s3": None} | {f"b{b}": b for b in BUDGETS}
+    schemes |= {f"shown{f}": float(f) for f in args.show_scores.split(",") if f}
     kept = dict.fromkeys(schemes, 0)
     chars = dict.fromkeys(schemes, 0)
+    shown_passages = dict.fromkeys(schemes, 0)
     retrieved = 0
     for q in queries:
         passages = retriever.search(q["question"])
@@ -54,17 +59,23 @@ def main() -> None:
         for name, budget in schemes.items():
             if budget is None:
                 shown = [excerpt(p.text, q["question"], 3) for p in passages]
+            elif isinstance(budget, float):
+                retriever.settings.retrieval.show_score = budget
+                worth = retriever.worth_showing(q["question"], passages)
+                shown = [excerpt(p.text, q["question"], 3) for p in worth]
             else:
                 shown = within_budget(passages, q["question"], budget)
             terms = [content_terms(s) for s in shown]
             kept[name] += sum(1 for f in found if any(covers(f, t) for t in terms))
             chars[name] += sum(len(s) for s in shown)
+            shown_passages[name] += len(shown)
     result = {
         name: {
             "kept": kept[name],
             "retrieved": retrieved,
             "retention": round(kept[name] / max(retrieved, 1), 3),
             "mean_chars": round(chars[name] / len(queries)),
+            "mean_passages": round(shown_passages[name] / len(queries), 2),
         }
         for name in schemes
     }

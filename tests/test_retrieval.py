@@ -168,3 +168,20 @@ def test_eval_retrieval_command(sample_home: Path, tmp_path: Path) -> None:
     assert data["n"] == 1 and data["hits@10"] == 1.0  # the heatwave article has that sentence
     assert set(data) >= {"hits@4", "hits@10", "mrr@10", "fact_recall@10", "all_evidence@10", "mean_passage_tokens"}
     assert set(data["by_type"]) == {"inference_query"}
+
+
+def test_only_passages_close_to_the_question_or_sharing_a_word_with_it_are_shown(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    from assistant.verify import content_terms
+
+    question = "How many prisoners will Kolmar and Esteria exchange under the ceasefire?"
+    passages = sample_retriever.search(question)
+    shown = sample_retriever.worth_showing(question, passages)
+    assert shown[0] == passages[0] and len(shown) < len(passages)  # ten articles: the top 5 hold unrelated ones
+    wanted = content_terms(question)
+    for p in passages[1:]:
+        close = p.score >= sample_retriever.settings.retrieval.show_score
+        shares = bool(wanted & content_terms(f"{p.title} {p.text}"))
+        assert (p in shown) == (close or shares), (p.title, p.score)
+    assert any("Kolmar" in p.text for p in shown)
+    sample_retriever.settings.retrieval.show_score = -1.0
+    assert sample_retriever.worth_showing(question, passages) == passages
