@@ -145,19 +145,17 @@ class Retriever:
 
     def worth_showing(self, query: str, passages: list[Passage]) -> list[Passage]:
         """The passages worth the model's reading time: the best, and each other that is close in meaning
-        (`retrieval.show_score`) or shares a content word with the question.
+        (`retrieval.show_score`) or names someone or something the question names (a capitalised word).
 
         In a small archive the top k are filled up with articles about something else; each costs the model ~2 s
         of prompt reading on 2 cores and offers nothing to cite. In a large one nearly every passage passes.
         """
-        from assistant.verify import content_terms
-
         floor = self.settings.retrieval.show_score
-        wanted = content_terms(query)
+        names = [rf"\b{re.escape(w)}\b" for w in sorted(set(_NAME.findall(query)) - _QUESTION_WORDS)]
         return [
             p
             for i, p in enumerate(passages)
-            if i == 0 or p.score >= floor or wanted & content_terms(f"{p.title} {p.text}")
+            if i == 0 or p.score >= floor or any(re.search(name, f"{p.title} {p.text}") for name in names)
         ]
 
     def _ranked(

@@ -79,7 +79,7 @@ class RetrievalSettings(BaseModel):
         ge=-1.0,
         le=1.0,
         description="A passage other than the best is shown to the model only if its cosine similarity reaches this "
-        "or it shares a content word with the question (-1: show all k).",
+        "or it holds a capitalised name from the question (-1: show all k).",
     )
 
 

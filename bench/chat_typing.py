@@ -1,8 +1,10 @@
 """Chat's first answer token after enter, for a question typed key by key (typeahead on) and one pasted at once.
 
     python bench/chat_typing.py [--wpm 40] [--questions N] [--out bench/results/chat-typing.json]
+    python bench/chat_typing.py --home /tmp/mh-home --queries ../shared/eval/multihop/queries.dev.jsonl --questions 6
 
-In one process, on the bundled sample articles, the default local model loaded and its fixed prompt start read (as
+In one process, on the bundled sample articles (or an index of your own with `--home`, asked the first answerable
+questions of a MultiHop-RAG-shaped `--queries` file), the default local model loaded and its fixed prompt start read (as
 `assistant chat` does at start). For each question, alternating:
 - `typed`: a simulated typist sends the question to the typeahead one keystroke at a time (`Typeahead.draft`, as the
   line editor does), at `--wpm` words a minute (5 characters a word) with seeded random gaps between keys
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--wpm", type=float, default=40.0, help="Typing speed, words (5 characters) a minute.")
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--home", type=Path, help="An index to ask instead of the sample articles.")
+    parser.add_argument("--queries", type=Path, help="With --home: JSONL questions (`question`, `question_type`).")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "chat-typing.json")
     args = parser.parse_args()
 
@@ -55,7 +59,11 @@ def main() -> None:
     from assistant.retrieval import open_retriever
     from assistant.settings import load_settings
 
-    settings = load_settings(home=latency.sample_home())
+    questions = QUESTIONS
+    if args.queries:
+        rows_in = [json.loads(line) for line in args.queries.open()]
+        questions = [q["question"] for q in rows_in if q.get("question_type") != "null_query"]
+    settings = load_settings(home=args.home or latency.sample_home())
     chat = Chat(settings, make_chat_model(settings.model, settings), open_retriever(settings))
     llama = chat.llm.client  # type: ignore[attr-defined]
     chat.warm_up()
@@ -64,9 +72,13 @@ def main() -> None:
     reads: list[int] = []
     original_eval = llama.eval
 
+    spans: list[tuple[float, float]] = []  # when each eval started and ended
+
     def counting_eval(tokens: Any) -> None:
         reads.append(len(tokens))
+        began = time.perf_counter()
         original_eval(tokens)
+        spans.append((began, time.perf_counter()))
 
     llama.eval = counting_eval
     typeahead = chat.start_typeahead()
@@ -74,7 +86,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     mean_gap = 60.0 / (args.wpm * 5)
     rows: list[dict[str, Any]] = []
-    for question in QUESTIONS[: args.questions]:
+    for question in questions[: args.questions]:
         for mode in ("typed", "pasted"):
             chat.reset()
             llama.n_tokens = min(llama.n_tokens, fixed)
@@ -91,6 +103,7 @@ def main() -> None:
             result = chat.ask(question, on_token=first)
             end = time.perf_counter()
             after = reads[offset:]
+            prompt_span = spans[offset] if after else (end, end)
             row = {
                 "question": question,
                 "mode": mode,
@@ -98,6 +111,8 @@ def main() -> None:
                 "full_answer_s": round(end - start, 2),
                 "prompt_tokens_read_after_enter": after[0] if after else 0,
                 "prompt_tokens_read_ahead": read_ahead if mode == "typed" else 0,
+                "enter_to_prompt_read_s": round(prompt_span[0] - start, 2),  # retrieval, checks, the step under way
+                "prompt_read_s": round(prompt_span[1] - prompt_span[0], 2),
                 "last_draft_read": typeahead.last.draft if mode == "typed" and typeahead.last else None,
                 "used_model": first.at is not None,
                 "refused": result.refused,
@@ -119,7 +134,14 @@ def main() -> None:
         }
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    result = {"wpm": args.wpm, "seed": args.seed, "summary": summary, "rows": rows, "loadavg_after": load}
+    result = {
+        "wpm": args.wpm,
+        "seed": args.seed,
+        "home": str(settings.home),
+        "summary": summary,
+        "rows": rows,
+        "loadavg_after": load,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(summary, indent=1))

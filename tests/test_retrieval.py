@@ -170,18 +170,15 @@ def test_eval_retrieval_command(sample_home: Path, tmp_path: Path) -> None:
     assert set(data["by_type"]) == {"inference_query"}
 
 
-def test_only_passages_close_to_the_question_or_sharing_a_word_with_it_are_shown(sample_retriever) -> None:  # type: ignore[no-untyped-def]
-    from assistant.verify import content_terms
-
+def test_only_passages_close_to_the_question_or_naming_what_it_names_are_shown(sample_retriever) -> None:  # type: ignore[no-untyped-def]
     question = "How many prisoners will Kolmar and Esteria exchange under the ceasefire?"
     passages = sample_retriever.search(question)
     shown = sample_retriever.worth_showing(question, passages)
     assert shown[0] == passages[0] and len(shown) < len(passages)  # ten articles: the top 5 hold unrelated ones
-    wanted = content_terms(question)
     for p in passages[1:]:
         close = p.score >= sample_retriever.settings.retrieval.show_score
-        shares = bool(wanted & content_terms(f"{p.title} {p.text}"))
-        assert (p in shown) == (close or shares), (p.title, p.score)
+        named = any(name in f"{p.title} {p.text}" for name in ("Kolmar", "Esteria"))
+        assert (p in shown) == (close or named), (p.title, p.score)
     assert any("Kolmar" in p.text for p in shown)
     sample_retriever.settings.retrieval.show_score = -1.0
     assert sample_retriever.worth_showing(question, passages) == passages
