@@ -10,9 +10,10 @@ questions of a MultiHop-RAG-shaped `--queries` file), the default local model lo
   line editor does), at `--wpm` words a minute (5 characters a word) with seeded random gaps between keys
   (exponential around the mean, at least 40 ms), then presses enter: `Chat.ask`.
 - `pasted`: the question arrives whole; nothing is read ahead (as before the typeahead, or a pasted question).
-Before each question the conversation is forgotten and the model's cache is cut back to the fixed prompt start, so
-both ways start alike. Reports enter -> first streamed token, enter -> full checked answer, and how many prompt
-tokens the answer still had to read after enter.
+- `before`: pasted, and all k passages shown (`retrieval.show_score` = -1): chat as it was before session 8.
+Before each question the conversation is forgotten and the model's cache is set back to the prompt start that chat
+reads when it opens (`warm_up`), so every way starts alike. Reports enter -> first streamed token, enter -> full
+checked answer, how many prompt tokens the answer still had to read after enter, and how long that reading took.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+MODES = ("typed", "pasted", "before")
 QUESTIONS = [
     "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?",
     "Which outlets reported the Sarn River ceasefire, and when?",
@@ -54,8 +56,9 @@ def main() -> None:
     import latency
     from latency import FirstToken
 
+    from assistant.answer import answer_prompt, prompt_inputs
     from assistant.chat import Chat
-    from assistant.llm import make_chat_model
+    from assistant.llm import make_chat_model, prefill_steps
     from assistant.retrieval import open_retriever
     from assistant.settings import load_settings
 
@@ -68,7 +71,7 @@ def main() -> None:
     llama = chat.llm.client  # type: ignore[attr-defined]
     chat.warm_up()
     chat.wait_warm()
-    fixed = llama.n_tokens  # the fixed start of every answer prompt
+    start_messages = answer_prompt().format_messages(**prompt_inputs("", ""))  # what `warm_up` reads
     reads: list[int] = []
     original_eval = llama.eval
 
@@ -83,13 +86,16 @@ def main() -> None:
     llama.eval = counting_eval
     typeahead = chat.start_typeahead()
     chat.ask("What did the Harbor City council decide?")  # first-use costs: MiniLM, catalog caches
+    show_score = settings.retrieval.show_score
     rng = random.Random(args.seed)
     mean_gap = 60.0 / (args.wpm * 5)
     rows: list[dict[str, Any]] = []
     for question in questions[: args.questions]:
-        for mode in ("typed", "pasted"):
+        for mode in MODES:
+            settings.retrieval.show_score = -1.0 if mode == "before" else show_score
             chat.reset()
-            llama.n_tokens = min(llama.n_tokens, fixed)
+            for _ in prefill_steps(chat.llm, start_messages):  # the cache as chat leaves it at start
+                pass
             if mode == "typed":
                 for i in range(1, len(question) + 1):
                     time.sleep(max(0.04, rng.expovariate(1 / mean_gap)))
@@ -121,7 +127,7 @@ def main() -> None:
             print(json.dumps(row), file=sys.stderr)
             typeahead.last = None
     summary: dict[str, Any] = {}
-    for mode in ("typed", "pasted"):
+    for mode in MODES:
         firsts = [r["first_token_s"] for r in rows if r["mode"] == mode and r["used_model"]]
         summary[mode] = {
             "first_token_s": {
