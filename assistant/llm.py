@@ -210,7 +210,7 @@ def _prompt_tokens(llama: Any, messages: Sequence[BaseMessage]) -> list[int] | N
     """The tokens `create_chat_completion` reads for `messages` with the model's own chat template (None for others).
 
     Built as llama-cpp-python builds its default handler (`Llama.__init__`, `chat_formatter_to_chat_completion_handler`
-    in 0.3.x); `test_llm_prefill` checks that an answer after a prefill reads only what the prefill left out.
+    in 0.3.x); tests/test_typeahead.py checks that an answer after a prefill reads only what the prefill left out.
     """
     from langchain_community.chat_models.llamacpp import _convert_message_to_dict
     from llama_cpp import llama_chat_format

@@ -140,8 +140,8 @@ class Retriever:
             return False
         if max(p.score for p in passages) >= self.settings.retrieval.min_score:
             return True
-        names = {w for w in _NAME.findall(query) if w not in _QUESTION_WORDS}
-        return any(re.search(rf"\b{re.escape(name)}\b", p.text + " " + p.title) for name in names for p in passages)
+        names = _names(query)
+        return any(_mentions(p, names) for p in passages)
 
     def worth_showing(self, query: str, passages: list[Passage]) -> list[Passage]:
         """The passages worth the model's reading time: the best, and each other that is close in meaning
@@ -151,12 +151,8 @@ class Retriever:
         of prompt reading on 2 cores and offers nothing to cite. In a large one nearly every passage passes.
         """
         floor = self.settings.retrieval.show_score
-        names = [rf"\b{re.escape(w)}\b" for w in sorted(set(_NAME.findall(query)) - _QUESTION_WORDS)]
-        return [
-            p
-            for i, p in enumerate(passages)
-            if i == 0 or p.score >= floor or any(re.search(name, f"{p.title} {p.text}") for name in names)
-        ]
+        names = _names(query)
+        return [p for i, p in enumerate(passages) if i == 0 or p.score >= floor or _mentions(p, names)]
 
     def _ranked(
         self, query: str, vector: list[float], filters: Filters, n: int, *, feedback: bool = False
@@ -223,6 +219,16 @@ def _day_key(day: date) -> int:
 
 def _dot(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=False))
+
+
+def _names(query: str) -> list[re.Pattern[str]]:
+    """The capitalised words of a question that are not question words, as whole-word patterns."""
+    return [re.compile(rf"\b{re.escape(w)}\b") for w in sorted(set(_NAME.findall(query)) - _QUESTION_WORDS)]
+
+
+def _mentions(passage: Passage, names: list[re.Pattern[str]]) -> bool:
+    text = f"{passage.title} {passage.text}"
+    return any(name.search(text) for name in names)
 
 
 def fuse(rankings: list[tuple[list[Passage], float]]) -> list[Passage]:
