@@ -172,9 +172,9 @@ def yes_probability(model: BaseChatModel, messages: Sequence[BaseMessage]) -> fl
 
 
 def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
-    """Read `messages` into a local model's prompt cache (one token generated); other models need nothing."""
-    if is_llama_cpp(model):
-        _one_token(model, messages)
+    """Read `messages` into a local model's prompt cache, all at once (see `prefill_steps`)."""
+    for _ in prefill_steps(model, messages, step=512):
+        pass
 
 
 def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 64) -> Iterator[int]:

@@ -36,7 +36,7 @@ class Prepared:
 
     draft: str
     tokens_read: int = 0  # tokens of its prompt in the model's cache
-    tokens: int = 0  # tokens of its prompt (0: it needs no model)
+    tokens: int = 0  # tokens of its prompt once all are read (0 until then, or when it needs no model)
 
 
 class Typeahead:

@@ -58,7 +58,7 @@ def main() -> None:
 
     from assistant.answer import answer_prompt, prompt_inputs
     from assistant.chat import Chat
-    from assistant.llm import make_chat_model, prefill_steps
+    from assistant.llm import make_chat_model, prefill
     from assistant.retrieval import open_retriever
     from assistant.settings import load_settings
 
@@ -94,8 +94,7 @@ def main() -> None:
         for mode in MODES:
             settings.retrieval.show_score = -1.0 if mode == "before" else show_score
             chat.reset()
-            for _ in prefill_steps(chat.llm, start_messages):  # the cache as chat leaves it at start
-                pass
+            prefill(chat.llm, start_messages)  # the cache as chat leaves it at start
             if mode == "typed":
                 for i in range(1, len(question) + 1):
                     time.sleep(max(0.04, rng.expovariate(1 / mean_gap)))
