@@ -32,6 +32,10 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 4
+_DAY_COMMA_YEAR = re.compile(
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,\s*\d{4}\b"
+)
+_HIDDEN_COMMA = "\x00"
 # Pseudo-relevance feedback for the whole question: words shared by at least 2 of its 5 best BM25 passages, up to 10,
 # expand a second BM25 ranking fused at half weight. On MultiHop-RAG dev questions 600-2044 (not used to choose
 # these numbers): Hits@4 +0.022, Hits@10 +0.012, MRR@10 +0.008 (BENCHMARKS.md).
@@ -98,17 +102,21 @@ class Retriever:
 
         Evidence nearly always comes from the outlets a question names, so every part searches within them: the
         whole question within all of them and within each one, and each clause within the outlet it names (else
-        within all named outlets), on the day it names if any.
+        within all named outlets), in the time it names if any (a day, a month, after or before a date).
         """
         outlets = self._outlets_in(query, filters)
         scope = replace(filters, sources=tuple(outlets)) if outlets else filters
         parts = [Part(query, scope, each_source=len(outlets) > 1)] if outlets else []
-        clauses = [c.strip(" ,;?") for c in _CLAUSE_BREAK.split(query)]
+        # "October 22, 2023" is one date, not a clause break: its comma is hidden from the split.
+        protected = _DAY_COMMA_YEAR.sub(lambda m: m.group(0).replace(",", _HIDDEN_COMMA), query)
+        clauses = [c.strip(" ,;?").replace(_HIDDEN_COMMA, ",") for c in _CLAUSE_BREAK.split(protected)]
         clauses = [c for c in clauses if len(c.split()) >= _MIN_CLAUSE_WORDS]
         for clause in clauses if len(clauses) > 1 else []:
             named = self._outlets_in(clause, filters)
             part_filters = replace(filters, sources=(named[0],)) if len(named) == 1 else scope
-            parts.append(Part(clause, _on_day_named(clause, part_filters)))
+            parts.append(Part(clause, _when_named(clause, part_filters)))
+        if len(clauses) <= 1 and (dated := _when_named(query, scope)) != scope:
+            parts.append(Part(query, dated))
         return parts
 
     def _outlets_in(self, text: str, filters: Filters) -> list[str]:
@@ -202,15 +210,20 @@ def feedback_words(query: str, texts: list[str]) -> list[str]:
     return [w for w, count in shared.most_common(_FEEDBACK_WORDS) if count >= _FEEDBACK_MIN_PASSAGES]
 
 
-def _on_day_named(text: str, filters: Filters) -> Filters:
-    """Narrow filters to a day named in text ("on October 7, 2023"), give or take a day for time zones."""
-    from index.metadata import parse_date
+def _when_named(text: str, filters: Filters) -> Filters:
+    """Narrow filters to the time named in text: a day ("on October 7, 2023", give or take a day for time zones), a
+    month ("in October 2023"), or everything after or before one ("published after October 7, 2023")."""
+    from index.metadata import period_named
 
-    found = parse_date(text)
-    if not found or filters.since or filters.until:
+    period = period_named(text)
+    if not period or filters.since or filters.until:
         return filters
-    day = date.fromisoformat(found[:10])
-    return replace(filters, since=_day_key(day - timedelta(days=1)), until=_day_key(day + timedelta(days=1)))
+    first, last = period
+    return replace(
+        filters,
+        since=_day_key(first - timedelta(days=1)) if first else 0,
+        until=_day_key(last + timedelta(days=1)) if last else 0,
+    )
 
 
 def _day_key(day: date) -> int:

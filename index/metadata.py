@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 _MONTHS = {
     name: number
@@ -94,6 +94,47 @@ def parse_date(text: str) -> str:
                     pass
             return day.isoformat()
     return ""
+
+
+_BEFORE = r"before|prior\s+to|until|earlier\s+than"
+_AFTER = r"after|since|following|later\s+than"
+_RELATION = rf"(?:(?P<before>{_BEFORE})|(?P<after>{_AFTER}))\s+(?:(?:the\s+)?(?:end|start|beginning)\s+of\s+)?"
+# "Month YYYY" alone is a month only when the month is capitalised: "may 2023" is more often a verb than a date.
+_MONTH_ONLY = re.compile(
+    r"\b(?P<month>" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True)) + r")\.?"
+    rf"\s+(?:of\s+)?{_YEAR}\b"
+)
+_RELATION_BEFORE = re.compile(rf"\b{_RELATION}$", re.IGNORECASE)
+
+
+def period_named(text: str) -> tuple[date | None, date | None] | None:
+    """Return the first time span named in text as (first day, last day), either end open (None), or None.
+
+    "on October 22, 2023" is that day, "in October 2023" the month, "after October 22, 2023" (since, following)
+    from that day on, "before October 2023" (prior to, until) up to the end of it.
+    """
+    found: list[tuple[int, int, date, date]] = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            day = parse_date(match.group(0))
+            if day:
+                first = date.fromisoformat(day[:10])
+                found.append((match.start(), match.end(), first, first))
+    for match in _MONTH_ONLY.finditer(text):
+        if any(start <= match.start() < end for start, end, _, _ in found):
+            continue
+        year, month = int(match.group("year")), _MONTHS[match.group("month").lower()]
+        last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        found.append((match.start(), match.end(), date(year, month, 1), last))
+    if not found:
+        return None
+    start, _, first, last = min(found)
+    relation = _RELATION_BEFORE.search(text[:start])
+    if relation and relation.group("before"):
+        return None, last
+    if relation and relation.group("after"):
+        return first, None
+    return first, last
 
 
 def date_key(published_at: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from index.cleaning import clean, is_boilerplate
 from index.loaders import Article, LoadFailure, load_file
-from index.metadata import parse_date, split_header, take_published_line, title_from_filename
+from index.metadata import parse_date, period_named, split_header, take_published_line, title_from_filename
 
 MB = 1_000_000
 
@@ -159,6 +159,26 @@ def test_zero_width_and_spaces_are_normalised() -> None:
 )
 def test_parse_date(text: str, iso: str) -> None:
     assert parse_date(text) == iso
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("What did the Courier report on March 14, 2024, about water?", ("2024-03-14", "2024-03-14")),
+        ("After the report by the Courier on 14 March 2024, what changed?", ("2024-03-14", "2024-03-14")),
+        ("Which schools closed in June 2024?", ("2024-06-01", "2024-06-30")),
+        ("What happened during February 2024?", ("2024-02-01", "2024-02-29")),
+        ("Did anything change after March 14, 2024?", ("2024-03-14", None)),
+        ("What was said since March 2024?", ("2024-03-01", None)),
+        ("Was it reported before March 14, 2024?", (None, "2024-03-14")),
+        ("Was it reported prior to the end of March 2024?", (None, "2024-03-31")),
+        ("The mayor may 2024 be re-elected?", None),  # a lower-case "may" before a year is no month
+        ("What did the mayor say?", None),
+    ],
+)
+def test_period_named(text: str, period: tuple[str | None, str | None] | None) -> None:
+    found = period_named(text)
+    assert (found and tuple(d.isoformat() if d else None for d in found)) == period or found == period
 
 
 def test_helpers_leave_plain_text_alone() -> None:

@@ -110,6 +110,30 @@ def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -
     assert {"The Northern Dispatch", "Continental Wire Service"} <= {p.source for p in found}
 
 
+def test_dates_in_a_question_steer_its_parts(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    question = (
+        "After The Northern Dispatch reported the ceasefire on March 18, 2024, what did Continental Wire Service "
+        "say about the prisoners after March 19, 2024?"
+    )
+    parts = {part.text: part.filters for part in sample_retriever.parts(question, Filters())}
+    # The comma inside "March 18, 2024" does not split the clause from its date.
+    dispatch = parts["After The Northern Dispatch reported the ceasefire on March 18, 2024"]
+    assert dispatch == Filters(sources=("The Northern Dispatch",), since=20240317, until=20240319)
+    wire = parts["what did Continental Wire Service say about the prisoners after March 19, 2024"]
+    assert wire == Filters(sources=("Continental Wire Service",), since=20240318, until=0)
+
+
+def test_a_time_named_in_a_one_clause_question_steers_retrieval(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    month = "Which city closed its schools in June 2024?"
+    assert Filters(since=20240531, until=20240701) in [
+        part.filters for part in sample_retriever.parts(month, Filters())
+    ]
+    # Two outlets reported the ceasefire, two days apart: the day named picks the article.
+    for day in ("2024-03-18", "2024-03-20"):
+        question = f"What was reported about the Kolmar and Esteria ceasefire on March {day[-2:]}, 2024?"
+        assert sample_retriever.search(question, 4)[0].published_at.startswith(day)
+
+
 @pytest.mark.parametrize("k", [1, 4])  # at k=1 both outlets have more matches than are kept
 def test_ranking_within_several_outlets_at_once_matches_ranking_within_each(  # type: ignore[no-untyped-def]
     sample_retriever, k: int
