@@ -33,7 +33,8 @@ _CLAUSE_BREAK = re.compile(
 )
 _MIN_CLAUSE_WORDS = 4
 _DAY_COMMA_YEAR = re.compile(
-    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,\s*\d{4}\b"
+    r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?"
+    r"|Nov(?:ember)?|Dec(?:ember)?)\.?\s+\d{1,2}(?:st|nd|rd|th)?,\s*\d{4}\b"
 )
 _HIDDEN_COMMA = "\x00"
 # Pseudo-relevance feedback for the whole question: words shared by at least 2 of its 5 best BM25 passages, up to 10,

@@ -178,7 +178,7 @@ def test_parse_date(text: str, iso: str) -> None:
 )
 def test_period_named(text: str, period: tuple[str | None, str | None] | None) -> None:
     found = period_named(text)
-    assert (found and tuple(d.isoformat() if d else None for d in found)) == period or found == period
+    assert (None if found is None else tuple(d.isoformat() if d else None for d in found)) == period
 
 
 def test_helpers_leave_plain_text_alone() -> None:
