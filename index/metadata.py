@@ -97,8 +97,11 @@ def parse_date(text: str) -> str:
 
 
 _BEFORE = r"before|prior\s+to|until|earlier\s+than"
-_AFTER = r"after|since|following|later\s+than"
-_RELATION = rf"(?:(?P<before>{_BEFORE})|(?P<after>{_AFTER}))\s+(?:(?:the\s+)?(?:end|start|beginning)\s+of\s+)?"
+_AFTER = r"after|following|later\s+than"
+_RELATION = (
+    rf"(?:(?P<before>{_BEFORE})|(?P<after>{_AFTER})|(?P<since>since))\s+"
+    r"(?:(?:the\s+)?(?:(?P<end>end)|(?P<start>start|beginning))\s+of\s+)?"
+)
 # "Month YYYY" alone is a month only when the month is capitalised: "may 2023" is more often a verb than a date.
 _MONTH_ONLY = re.compile(
     r"\b(?P<month>" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True)) + r")\.?"
@@ -110,8 +113,9 @@ _RELATION_BEFORE = re.compile(rf"\b{_RELATION}$", re.IGNORECASE)
 def period_named(text: str) -> tuple[date | None, date | None] | None:
     """Return the first time span named in text as (first day, last day), either end open (None), or None.
 
-    "on October 22, 2023" is that day, "in October 2023" the month, "after October 22, 2023" (since, following)
-    from that day on, "before October 2023" (prior to, until) up to the end of it.
+    "on October 22, 2023" is that day and "in October 2023" the month; "since October 2023" starts on its first day,
+    "after October 2023" (following) the day after it, and "before October 2023" (prior to, until) ends the day
+    before it, while "before the end of October 2023" ends on its last day.
     """
     found: list[tuple[int, int, date, date]] = []
     for pattern in _DATE_PATTERNS:
@@ -131,9 +135,11 @@ def period_named(text: str) -> tuple[date | None, date | None] | None:
     start, _, first, last = min(found)
     relation = _RELATION_BEFORE.search(text[:start])
     if relation and relation.group("before"):
-        return None, last
+        return None, last if relation.group("end") else first - timedelta(days=1)
     if relation and relation.group("after"):
-        return first, None
+        return first if relation.group("start") else last + timedelta(days=1), None
+    if relation and relation.group("since"):
+        return last if relation.group("end") else first, None
     return first, last
 
 
