@@ -32,11 +32,8 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 4
-_DAY_COMMA_YEAR = re.compile(
-    r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?"
-    r"|Nov(?:ember)?|Dec(?:ember)?)\.?\s+\d{1,2}(?:st|nd|rd|th)?,\s*\d{4}\b"
-)
 _HIDDEN_COMMA = "\x00"
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Pseudo-relevance feedback for the whole question: words shared by at least 2 of its 5 best BM25 passages, up to 10,
 # expand a second BM25 ranking fused at half weight. On MultiHop-RAG dev questions 600-2044 (not used to choose
 # these numbers): Hits@4 +0.022, Hits@10 +0.012, MRR@10 +0.008 (BENCHMARKS.md).
@@ -108,8 +105,7 @@ class Retriever:
         outlets = self._outlets_in(query, filters)
         scope = replace(filters, sources=tuple(outlets)) if outlets else filters
         parts = [Part(query, scope, each_source=len(outlets) > 1)] if outlets else []
-        # "October 22, 2023" is one date, not a clause break: its comma is hidden from the split.
-        protected = _DAY_COMMA_YEAR.sub(lambda m: m.group(0).replace(",", _HIDDEN_COMMA), query)
+        protected = _hide_inner_commas(query)
         clauses = [c.strip(" ,;?").replace(_HIDDEN_COMMA, ",") for c in _CLAUSE_BREAK.split(protected)]
         clauses = [c for c in clauses if len(c.split()) >= _MIN_CLAUSE_WORDS]
         for clause in clauses if len(clauses) > 1 else []:
@@ -209,6 +205,16 @@ def feedback_words(query: str, texts: list[str]) -> list[str]:
         shared.update(w for w in lexical_words(text) if w not in asked and len(w) > 2 and not w.isdigit())
     # most_common keeps first-seen order among equal counts: the same words on every run.
     return [w for w, count in shared.most_common(_FEEDBACK_WORDS) if count >= _FEEDBACK_MIN_PASSAGES]
+
+
+def _hide_inner_commas(text: str) -> str:
+    """Text with the commas inside dates ("October 22, 2023") and numbers ("2,000") hidden from the clause split."""
+    from index.metadata import days_named
+
+    chars = list(_THOUSANDS.sub(_HIDDEN_COMMA, text))
+    for start, end, _ in days_named(text):
+        chars[start:end] = text[start:end].replace(",", _HIDDEN_COMMA)
+    return "".join(chars)
 
 
 def _when_named(text: str, filters: Filters) -> Filters:

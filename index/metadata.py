@@ -96,6 +96,17 @@ def parse_date(text: str) -> str:
     return ""
 
 
+def days_named(text: str) -> list[tuple[int, int, date]]:
+    """Return (start, end, day) for each full date in text ("October 22, 2023", "22 October 2023", "2023-10-22")."""
+    found = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            day = parse_date(match.group(0))
+            if day:
+                found.append((match.start(), match.end(), date.fromisoformat(day[:10])))
+    return found
+
+
 _BEFORE = r"before|prior\s+to|until|earlier\s+than"
 _AFTER = r"after|following|later\s+than"
 _RELATION = (
@@ -117,13 +128,7 @@ def period_named(text: str) -> tuple[date | None, date | None] | None:
     "after October 2023" (following) the day after it, and "before October 2023" (prior to, until) ends the day
     before it, while "before the end of October 2023" ends on its last day.
     """
-    found: list[tuple[int, int, date, date]] = []
-    for pattern in _DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            day = parse_date(match.group(0))
-            if day:
-                first = date.fromisoformat(day[:10])
-                found.append((match.start(), match.end(), first, first))
+    found = [(start, end, day, day) for start, end, day in days_named(text)]
     for match in _MONTH_ONLY.finditer(text):
         if any(start <= match.start() < end for start, end, _, _ in found):
             continue

@@ -121,6 +121,11 @@ def test_dates_in_a_question_steer_its_parts(sample_retriever) -> None:  # type:
     assert dispatch == Filters(sources=("The Northern Dispatch",), since=20240317, until=20240319)
     wire = parts["what did Continental Wire Service say about the prisoners after March 19, 2024"]
     assert wire == Filters(sources=("Continental Wire Service",), since=20240319, until=0)  # from March 20, less a day
+    # Nor does the comma of a number.
+    question = "Did The Northern Dispatch count 1,200 prisoners, and how many did Continental Wire Service count?"
+    assert "Did The Northern Dispatch count 1,200 prisoners" in [
+        p.text for p in sample_retriever.parts(question, Filters())
+    ]
 
 
 def test_a_time_named_in_a_one_clause_question_steers_retrieval(sample_retriever) -> None:  # type: ignore[no-untyped-def]
