@@ -220,7 +220,7 @@ def _open_index(settings: Settings) -> Retriever:
     from assistant.retrieval import open_retriever
     from index.catalogs import ensure_indexed
 
-    retriever = open_retriever(settings)
+    retriever = open_retriever(settings, create=False)  # a read never makes an index on disk
     ensure_indexed(retriever.store)  # an empty index, or one built with another embedder: say which
     return retriever
 
@@ -394,7 +394,7 @@ def sources(
         from index.store import Store
 
         settings = _settings(config, home=index_dir, embedder=embedder)
-        store = Store(settings, LocalEmbeddings(settings.embedder))
+        store = Store(settings, LocalEmbeddings(settings.embedder), create=False)
         articles = store.articles()
         if as_json:
             print(json.dumps([a.to_dict() for a in articles], ensure_ascii=False))
@@ -467,7 +467,7 @@ def quotes(
 
         days = {"since": _day(since, "--since"), "until": _day(until, "--until")}
         settings = _settings(config, home=index_dir, embedder=embedder)
-        store = Store(settings, LocalEmbeddings(settings.embedder))
+        store = Store(settings, LocalEmbeddings(settings.embedder), create=False)
         if speaker is None:
             speakers = statements.speakers(store.db, source=source, **days)
             if as_json:

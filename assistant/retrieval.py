@@ -298,10 +298,13 @@ def by_article(rankings: list[list[Passage]], k: int, articles: int = _ARTICLES)
     return [passages[cid] for cid in chosen]
 
 
-def open_retriever(settings: Settings) -> Retriever:
-    """Open the index named by `settings` with its embedder and return a retriever over it."""
+def open_retriever(settings: Settings, *, create: bool = True) -> Retriever:
+    """Open the index named by `settings` with its embedder and return a retriever over it.
+
+    With `create=False` a missing index stays missing on disk (see `Store`).
+    """
     from index.embedding import LocalEmbeddings
     from index.store import Store
 
     embeddings = LocalEmbeddings(settings.embedder, batch_size=settings.index.embed_batch_size)
-    return Retriever(Store(settings, embeddings), settings)
+    return Retriever(Store(settings, embeddings, create=create), settings)

@@ -171,17 +171,24 @@ def chunk_id(doc_id: str, chunk: Chunk) -> str:
 class Store:
     """The catalog and the Chroma collection of one index, opened together."""
 
-    def __init__(self, settings: Settings, embeddings: LocalEmbeddings) -> None:
+    def __init__(self, settings: Settings, embeddings: LocalEmbeddings, *, create: bool = True) -> None:
+        """Open the index for `embeddings` under `settings.home`.
+
+        With `create=False` (commands that only read) a missing index is not made on disk: the store opens an empty
+        catalog in memory, so the command reports that nothing is indexed and leaves the data dir as it was.
+        """
         self.settings = settings
         self.embeddings = embeddings
         self.name = collection_name(embeddings.model_id, settings)
         self.dir = Path(settings.home) / "indexes" / self.name
-        self.dir.mkdir(parents=True, exist_ok=True)
+        catalog = self.dir / "catalog.sqlite3"
+        if not create and not catalog.exists():
+            catalog = Path(":memory:")
+        else:
+            self.dir.mkdir(parents=True, exist_ok=True)
         # Chat's typeahead retrieves from a background thread, never at the same time as the main thread
         # (assistant/typeahead.py hands the index over), so the connection may cross threads.
-        self.db = sqlite3.connect(
-            self.dir / "catalog.sqlite3", timeout=30, isolation_level=None, check_same_thread=False
-        )
+        self.db = sqlite3.connect(catalog, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")

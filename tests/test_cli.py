@@ -91,6 +91,21 @@ def test_ask_on_empty_index_and_unknown_model(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_reading_commands_make_no_index_on_disk(articles_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    indexes = tmp_path / "home" / "indexes"
+    for command in (["ask", "Anything?"], ["search", "anything"], ["sources"], ["quotes"]):
+        run(*command)
+    assert not indexes.exists()  # nothing indexed yet, and reading did not make an empty index
+
+    assert run("ingest", str(articles_dir)).exit_code == 0
+    built = sorted(p.name for p in indexes.iterdir())
+    monkeypatch.setenv("ASSISTANT_INDEX__OVERLAP_SENTENCES", "2")  # settings that match no index there
+    result = run("ask", "What did Okafor say?", "--model", "fake")
+    assert result.exit_code == 4 and "overlap_sentences=1" in result.stderr
+    assert run("search", "Okafor").exit_code == 4
+    assert sorted(p.name for p in indexes.iterdir()) == built
+
+
 def test_remove_unknown_doc() -> None:
     result = run("remove", "no-such-doc")
     assert result.exit_code == 1
