@@ -8,17 +8,20 @@ BIN := $(VENV)/bin
 WHEELS_ROOT ?= $(HOME)/.cache/assistant/wheels
 LLAMA_VERSION := 0.3.36
 # CPUs with AVX-512 (VNNI) get kernels that read prompts ~1.5x faster than the AVX2 ones (BENCHMARKS.md): `avx512`
-# with BF16, `avx512-nobf16` for CPUs without it (e.g. Ice Lake); others get the portable AVX2 build. Each kind's
-# wheel has its own directory, so a cache moved to another CPU never runs kernels it lacks. AMX stays off: its kernels
+# with BF16 and AVX-VNNI (e.g. Sapphire Rapids), `avx512-bf16` with BF16 but without AVX-VNNI (AMD Zen 4: its
+# kernels die with SIGILL there), `avx512-nobf16` without BF16 (e.g. Ice Lake); others get the portable AVX2 build.
+# Each kind's wheel has its own directory, so a cache moved to another CPU never runs kernels it lacks. AMX stays off: its kernels
 # die with SIGILL (tilezero) in this machine's VM, though the CPU lists it and the kernel grants the tile state.
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 HAS = $(filter $(1),$(CPU_FLAGS))
 AVX512_OK := $(and $(call HAS,avx512_vnni),$(call HAS,avx512vl),$(call HAS,avx512bw),$(call HAS,avx512vbmi))
-LLAMA_CPU ?= $(if $(AVX512_OK),$(if $(call HAS,avx512_bf16),avx512,avx512-nobf16),avx2)
+LLAMA_CPU ?= $(if $(AVX512_OK),$(if $(call HAS,avx512_bf16),$(if $(call HAS,avx_vnni),avx512,avx512-bf16),avx512-nobf16),avx2)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 ifeq ($(LLAMA_CPU),avx512)
 LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX_VNNI=ON
+else ifeq ($(LLAMA_CPU),avx512-bf16)
+LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX_VNNI=OFF
 else ifeq ($(LLAMA_CPU),avx512-nobf16)
 LLAMA_CMAKE_ARGS += -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=OFF -DGGML_AVX512_VBMI=ON -DGGML_AVX_VNNI=OFF
 else
