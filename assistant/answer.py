@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
@@ -27,18 +27,38 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
 
 
-def format_passages(passages: Sequence[Passage], question: str = "", sentences: int = 0) -> str:
+def format_passages(
+    passages: Sequence[Passage],
+    question: str = "",
+    sentences: int = 0,
+    prefer: Mapping[str, Sequence[int]] | None = None,
+) -> str:
     """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text.
 
-    With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`).
+    With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`);
+    `prefer` maps chunk ids to sentences to keep where they are as good a choice (see `excerpt_sentences`).
     """
     blocks = []
     for n, p in enumerate(passages, start=1):
         meta = ", ".join(part for part in (p.source, p.published_at[:10]) if part)
         text = mask_instructions(p.text, "[instructions to AI removed]")
-        text = excerpt(text, question, sentences) if sentences else text
+        if sentences:
+            text = excerpt(text, question, sentences, (prefer or {}).get(p.chunk_id))
         blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{text}")
     return "\n\n".join(blocks)
+
+
+def shown_sentences(
+    passages: Sequence[Passage], question: str, sentences: int, prefer: Mapping[str, Sequence[int]] | None = None
+) -> dict[str, tuple[int, ...]]:
+    """The sentences `format_passages` keeps of each passage, by chunk id (all of them when none is cut)."""
+    if not sentences:
+        return {}
+    chosen = {}
+    for p in passages:
+        text = mask_instructions(p.text, "[instructions to AI removed]")
+        chosen[p.chunk_id] = excerpt_sentences(text, question, sentences, (prefer or {}).get(p.chunk_id))
+    return chosen
 
 
 # Sentences in an article that address the model rather than the reader ("Ignore all previous instructions",
@@ -73,21 +93,42 @@ def mask_instructions(text: str, mask: str = " ") -> str:
     return text
 
 
-def excerpt(text: str, question: str, sentences: int) -> str:
+def excerpt_sentences(text: str, question: str, sentences: int, prefer: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Which sentences of text `excerpt` shows: the `sentences` that share most content words with the question.
+
+    Ties go to the earlier sentence, unless `prefer` (sentences shown before, e.g. in the prompt of the question's
+    draft that chat read ahead) is as good a choice: its sentences share as many words with the question, one for
+    one. Keeping them keeps the prompt the same as the one already read, and costs nothing by this measure.
+    """
+    from index.chunking import sentence_spans
+
+    spans = sentence_spans(text)
+    if len(spans) <= sentences:
+        return tuple(range(len(spans)))
+    wanted = content_terms(question)
+    shared = [len(content_terms(text[a:b]) & wanted) for a, b in spans]
+    order = sorted(range(len(spans)), key=lambda i: (-shared[i], i))
+    keep = sorted(order[:sentences])
+    valid = prefer is not None and len(set(prefer)) == sentences and all(0 <= i < len(spans) for i in prefer)
+    if valid and sorted(shared[i] for i in set(prefer or ())) == sorted(shared[i] for i in keep):
+        keep = sorted(set(prefer or ()))
+    return tuple(keep)
+
+
+def excerpt(text: str, question: str, sentences: int, prefer: Sequence[int] | None = None) -> str:
     """The `sentences` sentences of text that share most content words with the question, in text order.
 
     Omitted stretches are marked "...". The model reads less (prompt reading dominates the wait on a CPU), and what it
     quotes is still checked against the whole passage. Measured on MultiHop-RAG dev questions: the three best
-    sentences of a retrieved passage hold its gold fact 94% of the time (BENCHMARKS.md).
+    sentences of a retrieved passage hold its gold fact 94% of the time (BENCHMARKS.md). See `excerpt_sentences` for
+    `prefer`.
     """
     from index.chunking import sentence_spans
 
     spans = sentence_spans(text)
     if len(spans) <= sentences:
         return text
-    wanted = content_terms(question)
-    order = sorted(range(len(spans)), key=lambda i: (-len(content_terms(text[slice(*spans[i])]) & wanted), i))
-    keep = sorted(order[:sentences])
+    keep = excerpt_sentences(text, question, sentences, prefer)
     runs: list[list[int]] = []  # stretches of consecutive kept sentences, shown as the text has them
     for i in keep:
         if runs and i == runs[-1][-1] + 1:
@@ -123,6 +164,7 @@ class Plan:
     passages: list[Passage]
     done: Answer | None = None
     inputs: dict[str, str] | None = None
+    excerpts: dict[str, tuple[int, ...]] = field(default_factory=dict)  # sentences shown of each passage (chunk id)
 
     def messages(self) -> list[BaseMessage]:
         """The messages the chat model reads (empty when no model is needed)."""
@@ -136,9 +178,11 @@ def plan_answer(
     retriever: Retriever,
     search_query: str | None = None,
     filters: Filters | None = None,
+    prefer: Mapping[str, Sequence[int]] | None = None,
 ) -> Plan:
     """Everything `answer()` does before the chat model: quote-first, retrieval, the checks that refuse early, and
-    the prompt. Chat also runs it on a question still being typed, to read that prompt into the model ahead."""
+    the prompt. Chat also runs it on a question still being typed, to read that prompt into the model ahead; `prefer`
+    is the `excerpts` of the prompt read last, kept where just as good (see `excerpt_sentences`)."""
     query = search_query or question
     quoted = answer_from_statements(question, query, retriever.store, filters=filters)
     if quoted is not None:
@@ -151,8 +195,10 @@ def plan_answer(
         reason = "no passage is close to the question and none mentions a name in it"
         return Plan(passages, done=Answer(question, REFUSAL, refused=True, passages=passages, reason=reason))
     passages = retriever.worth_showing(query, passages)
-    shown = format_passages(passages, query, settings.retrieval.excerpt_sentences)
-    return Plan(passages, inputs=prompt_inputs(shown, query))
+    sentences = settings.retrieval.excerpt_sentences
+    shown = format_passages(passages, query, sentences, prefer)
+    excerpts = shown_sentences(passages, query, sentences, prefer)
+    return Plan(passages, inputs=prompt_inputs(shown, query), excerpts=excerpts)
 
 
 def answer(
@@ -164,13 +210,16 @@ def answer(
     on_token: Callable[[str], None] | None = None,
     search_query: str | None = None,
     filters: Filters | None = None,
+    prefer: Mapping[str, Sequence[int]] | None = None,
 ) -> Answer:
     """Answer `question` from the index: cited, or refused when the passages do not cover it.
 
     "What did X say (about Y)?" is answered from X's extracted statements when there are any (quote-first).
-    `filters` keeps both paths to some outlets and dates.
+    `filters` keeps both paths to some outlets and dates. `prefer`: see `plan_answer`.
     """
-    plan = plan_answer(question, settings=settings, retriever=retriever, search_query=search_query, filters=filters)
+    plan = plan_answer(
+        question, settings=settings, retriever=retriever, search_query=search_query, filters=filters, prefer=prefer
+    )
     if plan.done is not None:
         return plan.done
     assert plan.inputs is not None

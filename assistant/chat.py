@@ -40,6 +40,9 @@ class Chat:
     filters: Filters | None = None  # outlets and dates the whole conversation keeps to
     _warming: threading.Thread | None = field(default=None, repr=False)
     typeahead: Typeahead | None = field(default=None, repr=False)
+    # The sentences of each passage in the prompt the typeahead read last (`Plan.excerpts`): where just as good, the
+    # answer's prompt shows the same ones, so it can reuse what was read.
+    read_ahead: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     def warm_up(self) -> None:
         """Read the fixed start of the answer prompt into the local model's cache, in the background.
@@ -96,7 +99,9 @@ class Chat:
             on_token=on_token,
             search_query=standalone,
             filters=self.filters,
+            prefer=self.read_ahead,
         )
+        self.read_ahead = {}
         if standalone != question:
             result.standalone_question = standalone
         self.history.append((standalone, result.text))

@@ -128,11 +128,14 @@ class Typeahead:
         # Most questions end with "?", and it moves MiniLM's vector enough to reorder passages: a draft is read as if
         # it were there, so the finished question's prompt matches it.
         question = text if text.endswith(("?", ".", "!")) else text + "?"
-        plan = plan_answer(question, settings=chat.settings, retriever=chat.retriever, filters=chat.filters)
+        plan = plan_answer(
+            question, settings=chat.settings, retriever=chat.retriever, filters=chat.filters, prefer=chat.read_ahead
+        )
         self.last = prepared = Prepared(text)
         messages = plan.messages()
         if not messages:
             return
+        chat.read_ahead = plan.excerpts
         for done in prefill_steps(chat.llm, messages, step=self.step):
             prepared.tokens_read = done
             with self._cond:

@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from assistant.answer import answer, excerpt, finalize, format_passages, is_yes_no, repetition_start
+from assistant.answer import (
+    answer,
+    excerpt,
+    excerpt_sentences,
+    finalize,
+    format_passages,
+    is_yes_no,
+    plan_answer,
+    repetition_start,
+)
 from assistant.chat import Chat
 from assistant.llm import RecordingChatModel
 from assistant.prompting import REFUSAL
@@ -218,3 +227,37 @@ def test_a_name_opening_an_unbacked_answer_is_kept_marked_unsupported() -> None:
     assert finalize(question, "Jonah Pereira is the official that warned about it.", passages).refused
     assert finalize("Did Elena Vasquez warn about it?", "Elena Vasquez warned about the level.", passages).refused
     assert finalize(question, "The official is the one that warned about the reservoir.", passages).refused
+
+
+def test_excerpt_keeps_sentences_shown_before_only_where_they_share_as_many_words() -> None:
+    text = (
+        "The bridge will reopen in May. Engineers said the bridge was safe. The bridge cost more than planned. "
+        "Schools get more money."
+    )
+    question = "When will the bridge reopen?"
+    assert excerpt_sentences(text, question, 2) == (0, 1)  # the tie between sentences 1 and 2 goes to the earlier
+    assert excerpt_sentences(text, question, 2, prefer=[0, 2]) == (0, 2)  # as good: kept
+    assert (
+        excerpt(text, question, 2, prefer=[2, 0])
+        == "The bridge will reopen in May. ... The bridge cost more than planned. ..."
+    )
+    assert excerpt_sentences(text, question, 2, prefer=[0, 3]) == (0, 1)  # "Schools" shares nothing
+    assert excerpt_sentences(text, question, 2, prefer=[1, 2]) == (0, 1)  # loses the sentence sharing most
+    assert excerpt_sentences(text, question, 2, prefer=[0, 9]) == (0, 1)  # not a sentence of this text
+    assert excerpt_sentences(text, question, 2, prefer=[0]) == (0, 1)
+
+
+def test_a_plan_names_the_sentences_its_prompt_shows(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    question = "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?"
+    plan = plan_answer(question, settings=settings, retriever=sample_retriever)
+    [_, user] = plan.messages()
+    assert plan.excerpts and set(plan.excerpts) == {p.chunk_id for p in plan.passages}
+    for p in plan.passages:
+        shown = excerpt(p.text, question, settings.retrieval.excerpt_sentences, plan.excerpts[p.chunk_id])
+        assert shown in str(user.content)
+    # A draft's choice that is as good is kept; the prompt then matches the draft's up to the question.
+    draft = plan_answer(question.rsplit(" ", 1)[0] + "?", settings=settings, retriever=sample_retriever)
+    again = plan_answer(question, settings=settings, retriever=sample_retriever, prefer=draft.excerpts)
+    assert again.excerpts == draft.excerpts != plan.excerpts
+    passages_of = lambda p: str(p.messages()[1].content).split("Question:")[0]  # noqa: E731
+    assert passages_of(again) == passages_of(draft) != passages_of(plan)

@@ -110,6 +110,39 @@ def test_a_paused_draft_is_read_ahead_and_the_answer_reads_only_what_it_lacked(
         typeahead.close()
 
 
+def test_the_answer_keeps_the_excerpts_read_ahead_where_they_are_as_good(
+    smollm2: Any, sample_retriever: Any, settings: Any, reads: list[int]
+) -> None:
+    """The last word typed ("Esteria") changes which sentences of a passage share most words with the question, but
+    the draft's choice shares as many: the answer keeps it, and reads only its question again."""
+    from assistant.chat import Chat
+
+    question = "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?"
+    draft = question.rsplit(" ", 1)[0]
+    chat = Chat(settings, smollm2, sample_retriever)
+    typeahead = chat.start_typeahead()
+    typeahead.pause = 0.05
+    try:
+        after_enter = []
+        for keep in (True, False):
+            typeahead.last = None
+            smollm2.client.n_tokens = 0
+            typeahead.draft(draft)
+            _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
+            assert chat.read_ahead
+            if not keep:
+                chat.read_ahead = {}  # as before: each passage's sentences chosen for the question alone
+            reads.clear()
+            result = chat.ask(question)
+            assert not typeahead.errors and result.passages
+            after_enter.append(reads[0])
+            chat.reset()
+        kept, chosen_anew = after_enter
+        assert kept < 60 < 200 < chosen_anew, after_enter
+    finally:
+        typeahead.close()
+
+
 def test_nothing_is_read_while_held_or_for_a_follow_up_that_needs_the_conversation(
     smollm2: Any, sample_retriever: Any, settings: Any
 ) -> None:
