@@ -35,6 +35,7 @@ class Prepared:
     """The last draft whose prompt was read, and how far."""
 
     draft: str
+    question: str = ""  # what was retrieved for and read: the draft without a word still being typed, with "?"
     tokens_read: int = 0  # tokens of its prompt in the model's cache
     tokens: int = 0  # tokens of its prompt once all are read (0 until then, or when it needs no model)
 
@@ -125,13 +126,16 @@ class Typeahead:
 
     def _prepare(self, text: str) -> None:
         chat = self.chat
+        words = self._whole_words(text)
         # Most questions end with "?", and it moves MiniLM's vector enough to reorder passages: a draft is read as if
         # it were there, so the finished question's prompt matches it.
-        question = text if text.endswith(("?", ".", "!")) else text + "?"
+        question = words if words.endswith(("?", ".", "!")) else words + "?"
+        self.last = prepared = Prepared(text, question)
+        if len(words.split()) < MIN_WORDS:
+            return
         plan = plan_answer(
             question, settings=chat.settings, retriever=chat.retriever, filters=chat.filters, prefer=chat.read_ahead
         )
-        self.last = prepared = Prepared(text)
         messages = plan.messages()
         if not messages:
             return
@@ -145,3 +149,12 @@ class Typeahead:
                 if self._held or self._closed or newer:
                     return
         prepared.tokens = prepared.tokens_read
+
+    def _whole_words(self, text: str) -> str:
+        """The draft without a fragment of a word still being typed ("... the Sarn River cea"): a fragment that is no
+        word of the archive takes retrieval away from where the finished word will take it. A last word that is one
+        (the question may be finished: "... under the ceasefire") stays."""
+        head, _, last = text.rpartition(" ")
+        if not head or not last[-1:].isalnum() or self.chat.retriever.store.knows_word(last):
+            return text
+        return head.rstrip()

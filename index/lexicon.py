@@ -143,6 +143,11 @@ def words_to_terms(db: sqlite3.Connection, words: Sequence[str]) -> list[str] | 
     return [t[0] for t in terms] if all(len(t) == 1 for t in terms) else None
 
 
+def has_term(db: sqlite3.Connection, term: str) -> bool:
+    """Whether some indexed row holds the FTS token `term` (removed rows may still count until their segment merges)."""
+    return db.execute("SELECT 1 FROM lex_postings WHERE term = ? LIMIT 1", (term,)).fetchone() is not None
+
+
 @dataclass(frozen=True)
 class _Rows:
     generation: int

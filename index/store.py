@@ -512,6 +512,11 @@ class Store:
         )
         return [r[0] for r in rows]
 
+    def knows_word(self, word: str) -> bool:
+        """Whether `word` (as BM25 reads it: lower case, stemmed) occurs in some indexed passage."""
+        terms = lexicon.words_to_terms(self.db, [word]) if word.strip() else None
+        return terms is not None and len(terms) == 1 and lexicon.has_term(self.db, terms[0])
+
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[Passage]:
         """Return up to k passages by BM25 over chunk text and title header, best first (score: -bm25)."""
         words = lexical_words(query)

@@ -143,6 +143,25 @@ def test_the_answer_keeps_the_excerpts_read_ahead_where_they_are_as_good(
         typeahead.close()
 
 
+def test_a_word_still_being_typed_is_left_out_of_the_draft_unless_the_archive_has_it(
+    smollm2: Any, sample_retriever: Any, settings: Any
+) -> None:
+    from assistant.chat import Chat
+
+    chat = Chat(settings, smollm2, sample_retriever)
+    typeahead = chat.start_typeahead()
+    typeahead.pause = 0.05
+    try:
+        head = "How many prisoners will Kolmar and Esteria exchange under the"
+        for typed, read in ((f"{head} cea", f"{head}?"), (f"{head} ceasefire", f"{head} ceasefire?")):
+            typeahead.draft(typed)
+            _until(lambda typed=typed: typeahead.last is not None and typeahead.last.draft == typed)
+            assert typeahead.last is not None and typeahead.last.question == read
+        assert not typeahead.errors
+    finally:
+        typeahead.close()
+
+
 def test_nothing_is_read_while_held_or_for_a_follow_up_that_needs_the_conversation(
     smollm2: Any, sample_retriever: Any, settings: Any
 ) -> None:
