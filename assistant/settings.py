@@ -52,7 +52,7 @@ class IndexSettings(BaseModel):
     embed_batch_size: int = Field(64, ge=1, description="Passages per embedding batch.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with an error.")
     write_batch_passages: int = Field(
-        256, ge=1, description="Ingest writes articles in batches of about this many new passages (lost on a crash)."
+        1024, ge=1, description="Ingest writes articles in batches of about this many new passages (lost on a crash)."
     )
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a web page or feed before giving up.")
     fetch_max_mb: float = Field(10.0, gt=0, description="Web pages and feeds larger than this are refused.")

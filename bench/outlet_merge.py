@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +34,9 @@ from index.store import Store  # noqa: E402
 class TextSeeded(RandomEmbeddings):
     """Random vectors seeded by each text, so that both ways search with the same vectors."""
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_documents(self, texts: list[str], on_progress: Any = None) -> list[list[float]]:
+        if on_progress is not None:
+            on_progress(len(texts))
         return [self.embed_query(text) for text in texts]
 
 

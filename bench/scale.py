@@ -209,8 +209,10 @@ class RandomEmbeddings(Embeddings):
         """Return whitespace word counts (no tokenizer): chunks here are built by words."""
         return [len(t.split()) for t in texts]
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_documents(self, texts: list[str], on_progress: Any = None) -> list[list[float]]:
         """Return one random unit vector per text."""
+        if on_progress is not None:
+            on_progress(len(texts))
         return _unit(self._rng.standard_normal((len(texts), self.dim), dtype=np.float32)).tolist()
 
     def embed_query(self, text: str) -> list[float]:

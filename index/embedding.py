@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,7 @@ PACKAGED = "minilm"
 # question's batch took 661 ms p50 against 78 ms on one while another process kept both cores busy; on a quiet
 # machine one thread costs ~20 ms (71 against 49 ms; BENCHMARKS.md, query latency). Ingest's batches keep all threads.
 _ONE_THREAD_MAX = 16
+_PROGRESS_BATCHES = 4  # embedding batches between two progress reports
 
 
 def model_dir(spec: str) -> Path:
@@ -94,9 +95,23 @@ class LocalEmbeddings(Embeddings):
             return []
         return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages (title header included by the caller)."""
-        return self.encode(texts).tolist()
+    def embed_documents(self, texts: list[str], on_progress: Callable[[int], None] | None = None) -> list[list[float]]:
+        """Embed passages (title header included by the caller); `on_progress(n)` after every n embedded.
+
+        The texts are encoded shortest first in slices of a few batches, as one `encode` call would order them
+        (passages of like length share a batch, so little of it is padding), with progress reported between slices.
+        """
+        if on_progress is None:
+            return self.encode(texts).tolist()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        step = _PROGRESS_BATCHES * self.batch_size
+        for start in range(0, len(order), step):
+            part = order[start : start + step]
+            for i, vector in zip(part, self.encode([texts[i] for i in part]).tolist(), strict=True):
+                vectors[i] = vector
+            on_progress(len(part))
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a question."""

@@ -250,10 +250,17 @@ class _Run:
         if self.dry_run:
             return
         if self.batch:
-            added, removed = self.store.write(self.batch)
+            embedded = 0
+
+            def advance(n: int) -> None:
+                nonlocal embedded
+                embedded += n
+                self.progress.passages_embedded(n)
+
+            added, removed = self.store.write(self.batch, on_embedded=advance)
             self.report.chunks_added += added
             self.report.chunks_removed += removed
-            self.progress.passages_embedded(self.embedding)
+            self.progress.passages_embedded(max(0, self.embedding - embedded))
         self.batch, self.batch_passages, self.embedding = [], 0, 0
         self.ledger.record(self.unrecorded)
         self.unrecorded = []

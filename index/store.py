@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -255,8 +255,12 @@ class Store:
         rows = self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY chunk_no", (doc_id,))
         return [r[0] for r in rows]
 
-    def write(self, batch: Sequence[tuple[Article, list[Chunk]]]) -> tuple[int, int]:
-        """Add or replace the given articles and their chunks; return (chunks added, chunks removed)."""
+    def write(
+        self, batch: Sequence[tuple[Article, list[Chunk]]], on_embedded: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
+        """Add or replace the given articles and their chunks; return (chunks added, chunks removed).
+
+        `on_embedded(n)` is called as new passages are embedded, before anything is written."""
         if not batch:
             return 0, 0
         planned: list[tuple[Article, list[tuple[str, Chunk]], list[str]]] = []
@@ -268,7 +272,8 @@ class Store:
         for article, chunks, old_ids in planned:
             old = set(old_ids)
             new.extend((article, cid, c) for cid, c in chunks if cid not in old)
-        vectors = self.embeddings.embed_documents([_embedded_text(a, c) for a, _, c in new]) if new else []
+        texts = [_embedded_text(a, c) for a, _, c in new]
+        vectors = self.embeddings.embed_documents(texts, on_progress=on_embedded) if new else []
         # Statements are found in the cleaned text, so their offsets index the same text as the chunks'.
         said = {a.doc_id: extract_statements(a.text) for a, _, _ in planned}
         lexical_rows = []

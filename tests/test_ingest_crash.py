@@ -52,8 +52,8 @@ def pause():
 if kind == "after-write":
     from index.store import Store
     real_write = Store.write
-    def write(self, batch):
-        result = real_write(self, batch)
+    def write(self, batch, **options):
+        result = real_write(self, batch, **options)
         if hit():
             die()
         return result

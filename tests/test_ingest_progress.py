@@ -62,3 +62,17 @@ def test_no_bar_when_stderr_is_not_a_terminal(articles_dir: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(articles_dir)])
     assert result.exit_code == 0
     assert result.stderr == ""
+
+
+def test_embedding_with_progress_keeps_the_order_and_counts_every_passage(settings) -> None:  # type: ignore[no-untyped-def]
+    from index.embedding import LocalEmbeddings
+
+    embeddings = LocalEmbeddings(settings.embedder, batch_size=2)  # progress every 4 batches: 8 passages
+    texts = [f"Passage {n}: " + "the council voted on the harbour budget " * (n % 5 + 1) for n in range(19)]
+    seen: list[int] = []
+    with_progress = embeddings.embed_documents(texts, on_progress=seen.append)
+    assert seen == [8, 8, 3]
+    plain = embeddings.embed_documents(texts)
+    assert len(with_progress) == len(plain) == 19
+    for a, b in zip(with_progress, plain, strict=True):
+        assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.999  # the same passage's vector, in its place
