@@ -44,6 +44,20 @@ def reads(smollm2: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def typing_chat(smollm2: Any, sample_retriever: Any, settings: Any) -> Iterator[tuple[Any, Any]]:
+    """A chat on the sample index with its typeahead running, quick to read a draft (pause 0.05 s)."""
+    from assistant.chat import Chat
+
+    chat = Chat(settings, smollm2, sample_retriever)
+    typeahead = chat.start_typeahead()
+    typeahead.pause = 0.05
+    try:
+        yield chat, typeahead
+    finally:
+        typeahead.close()
+
+
 def _until(condition: Callable[[], bool], limit: float = 120.0) -> None:
     """Wait for a background step to finish (a liveness guard, not a timing check)."""
     end = time.monotonic() + limit
@@ -80,111 +94,83 @@ def test_prefill_steps_read_exactly_the_tokens_the_chat_completion_reads(
 
 
 def test_a_paused_draft_is_read_ahead_and_the_answer_reads_only_what_it_lacked(
-    smollm2: Any, sample_retriever: Any, settings: Any, reads: list[int]
+    typing_chat: tuple[Any, Any], smollm2: Any, reads: list[int]
 ) -> None:
-    from assistant.chat import Chat
+    chat, typeahead = typing_chat
+    smollm2.client.n_tokens = 0
+    typeahead.draft(QUESTION.rstrip("?"))  # read as if the "?" were typed: it moves MiniLM's vector
+    _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
+    read_ahead = sum(reads)
+    assert typeahead.last is not None and read_ahead == typeahead.last.tokens > 200
+    reads.clear()
+    result = chat.ask(QUESTION)
+    assert not typeahead.errors
+    # The answer read its prompt's last token again at most, then generated token by token.
+    assert reads[0] <= 1 and set(reads[1:]) <= {1}, reads[:5]
+    assert result.passages  # answered from the same passages, through the whole chain
 
-    chat = Chat(settings, smollm2, sample_retriever)
-    typeahead = chat.start_typeahead()
-    typeahead.pause = 0.05
-    try:
-        smollm2.client.n_tokens = 0
-        typeahead.draft(QUESTION.rstrip("?"))  # read as if the "?" were typed: it moves MiniLM's vector
-        _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
-        read_ahead = sum(reads)
-        assert typeahead.last is not None and read_ahead == typeahead.last.tokens > 200
-        reads.clear()
-        result = chat.ask(QUESTION)
-        assert not typeahead.errors
-        # The answer read its prompt's last token again at most, then generated token by token.
-        assert reads[0] <= 1 and set(reads[1:]) <= {1}, reads[:5]
-        assert result.passages  # answered from the same passages, through the whole chain
-
-        # Without the draft, the same question reads its whole user message.
-        reads.clear()
-        smollm2.client.n_tokens = 0
-        chat.reset()
-        chat.ask(QUESTION)
-        assert reads[0] >= read_ahead - 5
-    finally:
-        typeahead.close()
+    # Without the draft, the same question reads its whole user message.
+    reads.clear()
+    smollm2.client.n_tokens = 0
+    chat.reset()
+    chat.ask(QUESTION)
+    assert reads[0] >= read_ahead - 5
 
 
 def test_the_answer_keeps_the_excerpts_read_ahead_where_they_are_as_good(
-    smollm2: Any, sample_retriever: Any, settings: Any, reads: list[int]
+    typing_chat: tuple[Any, Any], smollm2: Any, reads: list[int]
 ) -> None:
     """The last word typed ("Esteria") changes which sentences of a passage share most words with the question, but
     the draft's choice shares as many: the answer keeps it, and reads only its question again."""
-    from assistant.chat import Chat
-
     question = "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?"
     draft = question.rsplit(" ", 1)[0]
-    chat = Chat(settings, smollm2, sample_retriever)
-    typeahead = chat.start_typeahead()
-    typeahead.pause = 0.05
-    try:
-        after_enter = []
-        for keep in (True, False):
-            typeahead.last = None
-            smollm2.client.n_tokens = 0
-            typeahead.draft(draft)
-            _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
-            assert chat.read_ahead
-            if not keep:
-                chat.read_ahead = {}  # as before: each passage's sentences chosen for the question alone
-            reads.clear()
-            result = chat.ask(question)
-            assert not typeahead.errors and result.passages
-            after_enter.append(reads[0])
-            chat.reset()
-        kept, chosen_anew = after_enter
-        assert kept < 60 < 200 < chosen_anew, after_enter
-    finally:
-        typeahead.close()
+    chat, typeahead = typing_chat
+    after_enter = []
+    for keep in (True, False):
+        typeahead.last = None
+        smollm2.client.n_tokens = 0
+        typeahead.draft(draft)
+        _until(lambda: typeahead.last is not None and typeahead.last.tokens > 0)
+        assert chat.read_ahead
+        if not keep:
+            chat.read_ahead = {}  # as before: each passage's sentences chosen for the question alone
+        reads.clear()
+        result = chat.ask(question)
+        assert not typeahead.errors and result.passages
+        after_enter.append(reads[0])
+        chat.reset()
+    kept, chosen_anew = after_enter
+    assert kept < 60 < 200 < chosen_anew, after_enter
 
 
 def test_a_word_still_being_typed_is_left_out_of_the_draft_unless_the_archive_has_it(
-    smollm2: Any, sample_retriever: Any, settings: Any
+    typing_chat: tuple[Any, Any],
 ) -> None:
-    from assistant.chat import Chat
-
-    chat = Chat(settings, smollm2, sample_retriever)
-    typeahead = chat.start_typeahead()
-    typeahead.pause = 0.05
-    try:
-        head = "How many prisoners will Kolmar and Esteria exchange under the"
-        for typed, read in ((f"{head} cea", f"{head}?"), (f"{head} ceasefire", f"{head} ceasefire?")):
-            typeahead.draft(typed)
-            _until(lambda typed=typed: typeahead.last is not None and typeahead.last.draft == typed)
-            assert typeahead.last is not None and typeahead.last.question == read
-        assert not typeahead.errors
-    finally:
-        typeahead.close()
+    _, typeahead = typing_chat
+    head = "How many prisoners will Kolmar and Esteria exchange under the"
+    for typed, read in ((f"{head} cea", f"{head}?"), (f"{head} ceasefire", f"{head} ceasefire?")):
+        typeahead.draft(typed)
+        _until(lambda typed=typed: typeahead.last is not None and typeahead.last.draft == typed)
+        assert typeahead.last is not None and typeahead.last.question == read
+    assert not typeahead.errors
 
 
 def test_nothing_is_read_while_held_or_for_a_follow_up_that_needs_the_conversation(
-    smollm2: Any, sample_retriever: Any, settings: Any
+    typing_chat: tuple[Any, Any],
 ) -> None:
-    from assistant.chat import Chat
-
-    chat = Chat(settings, smollm2, sample_retriever)
-    typeahead = chat.start_typeahead()
-    typeahead.pause = 0.05
-    try:
-        typeahead.hold()
-        typeahead.draft(QUESTION)
-        time.sleep(0.5)
-        assert typeahead.last is None  # held: the main thread has the model
-        typeahead.release()
-        typeahead.draft(QUESTION)
-        _until(lambda: typeahead.last is not None and typeahead.last.draft == QUESTION)
-        chat.history.append((QUESTION, "They will exchange 340 prisoners."))
-        typeahead.draft("And what did he say about the observers")  # a pronoun: `ask` rewrites it with the model
-        typeahead.draft("/sources")  # a command, not a question
-        time.sleep(0.5)
-        assert typeahead.last.draft == QUESTION
-    finally:
-        typeahead.close()
+    chat, typeahead = typing_chat
+    typeahead.hold()
+    typeahead.draft(QUESTION)
+    time.sleep(0.5)
+    assert typeahead.last is None  # held: the main thread has the model
+    typeahead.release()
+    typeahead.draft(QUESTION)
+    _until(lambda: typeahead.last is not None and typeahead.last.draft == QUESTION)
+    chat.history.append((QUESTION, "They will exchange 340 prisoners."))
+    typeahead.draft("And what did he say about the observers")  # a pronoun: `ask` rewrites it with the model
+    typeahead.draft("/sources")  # a command, not a question
+    time.sleep(0.5)
+    assert typeahead.last.draft == QUESTION
 
 
 def _read_until(fd: int, needle: bytes, limit: float = 180.0) -> bytes:
