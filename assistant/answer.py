@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -27,38 +27,108 @@ if TYPE_CHECKING:
 _MARKER = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
 
 
+Closeness = Callable[[Sequence[str]], Sequence[float]]  # how close in meaning each sentence is to the question
+
+
+def sentences_at(schedule: int | Sequence[int], rank: int) -> int:
+    """How many sentences the passage at `rank` (0 = best) shows: `schedule` per rank, its last number for the rest."""
+    if isinstance(schedule, int):
+        return schedule
+    return schedule[min(rank, len(schedule) - 1)] if schedule else 0
+
+
 def format_passages(
     passages: Sequence[Passage],
     question: str = "",
-    sentences: int = 0,
+    sentences: int | Sequence[int] = 0,
     prefer: Mapping[str, Sequence[int]] | None = None,
+    closeness: Closeness | None = None,
 ) -> str:
     """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text.
 
     With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`);
-    `prefer` maps chunk ids to sentences to keep where they are as good a choice (see `excerpt_sentences`).
+    a sequence gives the count by rank (see `sentences_at`). `prefer` maps chunk ids to sentences to keep where they
+    are as good a choice, and `closeness` breaks ties between sentences (see `excerpt_sentences`).
     """
     blocks = []
     for n, p in enumerate(passages, start=1):
         meta = ", ".join(part for part in (p.source, p.published_at[:10]) if part)
         text = mask_instructions(p.text, "[instructions to AI removed]")
-        if sentences:
-            text = excerpt(text, question, sentences, (prefer or {}).get(p.chunk_id))
+        count = sentences_at(sentences, n - 1)
+        if count:
+            text = excerpt(text, question, count, (prefer or {}).get(p.chunk_id), closeness)
         blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{text}")
     return "\n\n".join(blocks)
 
 
 def shown_sentences(
-    passages: Sequence[Passage], question: str, sentences: int, prefer: Mapping[str, Sequence[int]] | None = None
+    passages: Sequence[Passage],
+    question: str,
+    sentences: int | Sequence[int],
+    prefer: Mapping[str, Sequence[int]] | None = None,
+    closeness: Closeness | None = None,
 ) -> dict[str, tuple[int, ...]]:
-    """The sentences `format_passages` keeps of each passage, by chunk id (all of them when none is cut)."""
-    if not sentences:
+    """The sentences `format_passages` keeps of each passage, by chunk id (none listed when no passage is cut)."""
+    if not any(sentences_at(sentences, rank) for rank in range(len(passages))):
         return {}
     chosen = {}
-    for p in passages:
+    for rank, p in enumerate(passages):
         text = mask_instructions(p.text, "[instructions to AI removed]")
-        chosen[p.chunk_id] = excerpt_sentences(text, question, sentences, (prefer or {}).get(p.chunk_id))
+        count = sentences_at(sentences, rank)
+        chosen[p.chunk_id] = (
+            excerpt_sentences(text, question, count, (prefer or {}).get(p.chunk_id), closeness)
+            if count
+            else tuple(range(len(_spans(text))))
+        )
     return chosen
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    from index.chunking import sentence_spans
+
+    return sentence_spans(text)
+
+
+class SentenceCloseness:
+    """Cosine similarity of sentences to one question by the index's embedder, for `excerpt_sentences`' ties.
+
+    Sentences are embedded only when asked, and remembered (per embedder and text) across questions: chat's drafts of
+    one question ask about the same sentences again.
+    """
+
+    _vectors: ClassVar[dict[tuple[str, str], Any]] = {}
+    _LIMIT: ClassVar[int] = 20_000
+
+    def __init__(self, embeddings: Any, question: str) -> None:
+        self.embeddings = embeddings
+        self.question = question
+        self._question_vector: Any = None
+
+    def prepare(self, passages: Sequence[Passage], sentences: int | Sequence[int]) -> None:
+        """Embed every sentence the excerpts of `passages` may ask about, in one batch rather than one a passage."""
+        wanted = []
+        for rank, p in enumerate(passages):
+            text = mask_instructions(p.text, "[instructions to AI removed]")
+            wanted += tied_sentences(text, self.question, sentences_at(sentences, rank))
+        if wanted:
+            self(wanted)
+
+    def __call__(self, sentences: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        model = str(getattr(self.embeddings, "model_id", type(self.embeddings).__name__))
+        missing = list(dict.fromkeys(s for s in sentences if (model, s) not in self._vectors))
+        if missing or self._question_vector is None:
+            if len(self._vectors) + len(missing) > self._LIMIT:
+                self._vectors.clear()
+            # MiniLM embeds questions and passages alike: one batch holds the question too.
+            ask = missing if self._question_vector is not None else [self.question, *missing]
+            vectors = [np.asarray(v) for v in self.embeddings.embed_documents(ask)]
+            if self._question_vector is None:
+                self._question_vector = vectors.pop(0)
+            for s, vector in zip(missing, vectors, strict=True):
+                self._vectors[(model, s)] = vector
+        return [float(self._vectors[(model, s)] @ self._question_vector) for s in sentences]
 
 
 # Sentences in an article that address the model rather than the reader ("Ignore all previous instructions",
@@ -93,42 +163,79 @@ def mask_instructions(text: str, mask: str = " ") -> str:
     return text
 
 
-def excerpt_sentences(text: str, question: str, sentences: int, prefer: Sequence[int] | None = None) -> tuple[int, ...]:
+def excerpt_sentences(
+    text: str,
+    question: str,
+    sentences: int,
+    prefer: Sequence[int] | None = None,
+    closeness: Closeness | None = None,
+) -> tuple[int, ...]:
     """Which sentences of text `excerpt` shows: the `sentences` that share most content words with the question.
 
-    Ties go to the earlier sentence, unless `prefer` (sentences shown before, e.g. in the prompt of the question's
-    draft that chat read ahead) is as good a choice: its sentences share as many words with the question, one for
-    one. Keeping them keeps the prompt the same as the one already read, and costs nothing by this measure.
+    Sentences that share as many words compete where the cut falls: `closeness` (see `SentenceCloseness`), when given,
+    ranks them by meaning, else the earlier sentence wins. Measured on MultiHop-RAG dev questions, ranking ties by
+    MiniLM's cosine keeps 1.5-1.8 points more of the gold facts the passages hold than taking the earlier sentence
+    (`bench/excerpt_choice.py`). Unless `prefer` (sentences shown before, e.g. in the prompt of the question's draft
+    that chat read ahead) is as good a choice: its sentences share as many words with the question, one for one.
+    Keeping them keeps the prompt the same as the one already read.
     """
-    from index.chunking import sentence_spans
-
-    spans = sentence_spans(text)
+    spans = _spans(text)
     if len(spans) <= sentences:
         return tuple(range(len(spans)))
-    wanted = content_terms(question)
-    shared = [len(content_terms(text[a:b]) & wanted) for a, b in spans]
+    shared = _shared_words(text, spans, question)
     order = sorted(range(len(spans)), key=lambda i: (-shared[i], i))
-    keep = sorted(order[:sentences])
     valid = prefer is not None and len(set(prefer)) == sentences and all(0 <= i < len(spans) for i in prefer)
-    if valid and sorted(shared[i] for i in set(prefer or ())) == sorted(shared[i] for i in keep):
-        keep = sorted(set(prefer or ()))
-    return tuple(keep)
+    if valid and sorted(shared[i] for i in set(prefer or ())) == sorted(shared[i] for i in order[:sentences]):
+        return tuple(sorted(set(prefer or ())))
+    tied = _tied_at_cut(shared, order, sentences)
+    if closeness is not None and tied:
+        near = dict(zip(tied, closeness([text[spans[i][0] : spans[i][1]] for i in tied]), strict=True))
+        order = sorted(range(len(spans)), key=lambda i: (-shared[i], -near.get(i, 0.0), i))
+    return tuple(sorted(order[:sentences]))
 
 
-def excerpt(text: str, question: str, sentences: int, prefer: Sequence[int] | None = None) -> str:
+def tied_sentences(text: str, question: str, sentences: int) -> list[str]:
+    """The sentences of text that `excerpt_sentences` would ask `closeness` about (none when no tie meets the cut)."""
+    spans = _spans(text)
+    if not 0 < sentences < len(spans):
+        return []
+    shared = _shared_words(text, spans, question)
+    order = sorted(range(len(spans)), key=lambda i: (-shared[i], i))
+    return [text[spans[i][0] : spans[i][1]] for i in _tied_at_cut(shared, order, sentences)]
+
+
+def _shared_words(text: str, spans: Sequence[tuple[int, int]], question: str) -> list[int]:
+    wanted = content_terms(question)
+    return [len(content_terms(text[a:b]) & wanted) for a, b in spans]
+
+
+def _tied_at_cut(shared: Sequence[int], order: Sequence[int], sentences: int) -> list[int]:
+    """Sentences sharing as many words as the last one kept, when one of them falls just outside the cut."""
+    if sentences <= 0:
+        return []
+    cut = shared[order[sentences - 1]]
+    if sentences < len(order) and shared[order[sentences]] == cut:
+        return [i for i in range(len(shared)) if shared[i] == cut]
+    return []
+
+
+def excerpt(
+    text: str,
+    question: str,
+    sentences: int,
+    prefer: Sequence[int] | None = None,
+    closeness: Closeness | None = None,
+) -> str:
     """The `sentences` sentences of text that share most content words with the question, in text order.
 
     Omitted stretches are marked "...". The model reads less (prompt reading dominates the wait on a CPU), and what it
-    quotes is still checked against the whole passage. Measured on MultiHop-RAG dev questions: the three best
-    sentences of a retrieved passage hold its gold fact 94% of the time (BENCHMARKS.md). See `excerpt_sentences` for
-    `prefer`.
+    quotes is still checked against the whole passage. See `excerpt_sentences` for `prefer` and `closeness`, and
+    BENCHMARKS.md for how much of the gold facts excerpts keep.
     """
-    from index.chunking import sentence_spans
-
-    spans = sentence_spans(text)
+    spans = _spans(text)
     if len(spans) <= sentences:
         return text
-    keep = excerpt_sentences(text, question, sentences, prefer)
+    keep = excerpt_sentences(text, question, sentences, prefer, closeness)
     runs: list[list[int]] = []  # stretches of consecutive kept sentences, shown as the text has them
     for i in keep:
         if runs and i == runs[-1][-1] + 1:
@@ -196,8 +303,10 @@ def plan_answer(
         return Plan(passages, done=Answer(question, REFUSAL, refused=True, passages=passages, reason=reason))
     passages = retriever.worth_showing(query, passages)
     sentences = settings.retrieval.excerpt_sentences
-    shown = format_passages(passages, query, sentences, prefer)
-    excerpts = shown_sentences(passages, query, sentences, prefer)
+    closeness = SentenceCloseness(retriever.store.embeddings, query)
+    closeness.prepare(passages, sentences)
+    shown = format_passages(passages, query, sentences, prefer, closeness)
+    excerpts = shown_sentences(passages, query, sentences, prefer, closeness)
     return Plan(passages, inputs=prompt_inputs(shown, query), excerpts=excerpts)
 
 

@@ -13,10 +13,10 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,11 +62,13 @@ class RetrievalSettings(BaseModel):
     """How passages are found for a question."""
 
     k: int = Field(5, ge=1, le=50, description="Passages shown to the model.")
-    excerpt_sentences: int = Field(
-        3,
-        ge=0,
-        le=50,
-        description="Sentences of each passage the model reads: those sharing most words with the question (0: all).",
+    excerpt_sentences: list[Annotated[int, Field(ge=0, le=50)]] = Field(
+        [3, 3, 2],
+        min_length=1,
+        description=(
+            "Sentences the model reads of the best passage, the second, ... (the last number holds for the rest; "
+            "one number for all; 0: the whole passage): those sharing most words with the question."
+        ),
     )
     min_score: float = Field(
         0.30,
@@ -81,6 +83,14 @@ class RetrievalSettings(BaseModel):
         description="A passage other than the best is shown to the model only if its cosine similarity reaches this "
         "or it holds a capitalised name from the question (-1: show all k).",
     )
+
+    @field_validator("excerpt_sentences", mode="before")
+    @classmethod
+    def _one_count_for_all(cls, value: Any) -> Any:
+        """`3` (from a config file or `ASSISTANT_RETRIEVAL__EXCERPT_SENTENCES=3`) means 3 for every passage."""
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        return [value] if isinstance(value, int) else value
 
 
 class LLMSettings(BaseModel):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from assistant.answer import (
+    SentenceCloseness,
     answer,
     excerpt,
     excerpt_sentences,
@@ -15,6 +16,7 @@ from assistant.answer import (
     is_yes_no,
     plan_answer,
     repetition_start,
+    sentences_at,
 )
 from assistant.chat import Chat
 from assistant.llm import RecordingChatModel
@@ -35,7 +37,9 @@ def test_model_receives_the_retrieved_passages_numbered_as_cited(sample_retrieve
     [prompt] = fake.prompts
     for n, p in enumerate(result.passages, start=1):
         assert f"[{n}] {p.title}" in prompt
-        shown = excerpt(p.text, "What did Okafor demand?", settings.retrieval.excerpt_sentences)
+        count = sentences_at(settings.retrieval.excerpt_sentences, n - 1)
+        closeness = SentenceCloseness(sample_retriever.store.embeddings, "What did Okafor demand?")
+        shown = excerpt(p.text, "What did Okafor demand?", count, closeness=closeness)
         pieces = shown.removeprefix("... ").removesuffix(" ...").split(" ... ")
         assert shown in prompt and all(piece in p.text for piece in pieces)
     assert "Okafor" in result.passages[0].text
@@ -247,17 +251,82 @@ def test_excerpt_keeps_sentences_shown_before_only_where_they_share_as_many_word
     assert excerpt_sentences(text, question, 2, prefer=[0]) == (0, 1)
 
 
+def test_closeness_breaks_only_the_tie_at_the_cut_and_yields_to_sentences_shown_before() -> None:
+    text = (
+        "The bridge will reopen in May. Engineers said the bridge was safe. The bridge cost more than planned. "
+        "Schools get more money."
+    )
+    question = "When will the bridge reopen?"
+    asked: list[list[str]] = []
+
+    def closeness(sentences):  # type: ignore[no-untyped-def]
+        asked.append(list(sentences))
+        return [1.0 if "cost" in s else 0.0 for s in sentences]
+
+    # Sentences 1 and 2 share one word each and compete for the second place: the closer one wins.
+    assert excerpt_sentences(text, question, 2, closeness=closeness) == (0, 2)
+    assert asked == [["Engineers said the bridge was safe.", "The bridge cost more than planned."]]
+    # No tie at the cut: nothing is embedded.
+    assert excerpt_sentences(text, question, 3, closeness=closeness) == (0, 1, 2) and len(asked) == 1
+    # Sentences read ahead that are as good stay, however close the others are.
+    assert excerpt_sentences(text, question, 2, prefer=[0, 1], closeness=closeness) == (0, 1) and len(asked) == 1
+
+
+def test_the_index_embedder_ranks_tied_sentences_by_meaning(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "Harbor City will limit water use from Monday. The reservoir has fallen to a third of its usual level after "
+        "the driest summer on record. A new stadium opens downtown next year."
+    )
+    question = "Why is Harbor City rationing water?"  # sentences 2 and 3 share no word with it
+    closeness = SentenceCloseness(sample_retriever.store.embeddings, question)
+    assert excerpt_sentences(text, question, 2) == (0, 1)  # by position, by luck
+    assert excerpt_sentences(text[::1].replace("The reservoir", "Also, the reservoir"), question, 2) == (0, 1)
+    swapped = (
+        "Harbor City will limit water use from Monday. A new stadium opens downtown next year. The reservoir has "
+        "fallen to a third of its usual level after the driest summer on record."
+    )
+    assert excerpt_sentences(swapped, question, 2) == (0, 1)  # the earlier sentence wins: the stadium
+    assert excerpt_sentences(swapped, question, 2, closeness=closeness) == (0, 2)  # the reservoir, by meaning
+    [stadium, reservoir] = closeness(["A new stadium opens downtown next year.", swapped.split(". ", 2)[2]])
+    assert reservoir > stadium
+
+
+def test_excerpt_counts_follow_the_passage_rank() -> None:
+    assert [sentences_at([4, 3, 2], rank) for rank in range(5)] == [4, 3, 2, 2, 2]
+    assert sentences_at(3, 7) == 3 and sentences_at([0], 2) == 0
+    text = "One bridge. Two bridges. Three bridges. Four bridges."
+    shown = format_passages([passage(1, text), passage(2, text), passage(3, text)], "bridge", [3, 0, 1])
+    blocks = shown.split("\n\n")
+    assert blocks[0].endswith("\nOne bridge. Two bridges. Three bridges. ...")
+    assert blocks[1].endswith("\n" + text)  # 0: the whole passage
+    assert blocks[2].endswith("\nOne bridge. ...")
+
+
+def test_one_excerpt_count_in_the_settings_means_every_passage(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assistant.settings import load_settings
+
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__EXCERPT_SENTENCES", "3")
+    assert load_settings().retrieval.excerpt_sentences == [3]
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__EXCERPT_SENTENCES", "[5, 2]")
+    assert load_settings().retrieval.excerpt_sentences == [5, 2]
+
+
 def test_a_plan_names_the_sentences_its_prompt_shows(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
     question = "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?"
     plan = plan_answer(question, settings=settings, retriever=sample_retriever)
     [_, user] = plan.messages()
     assert plan.excerpts and set(plan.excerpts) == {p.chunk_id for p in plan.passages}
-    for p in plan.passages:
-        shown = excerpt(p.text, question, settings.retrieval.excerpt_sentences, plan.excerpts[p.chunk_id])
+    for rank, p in enumerate(plan.passages):
+        count = sentences_at(settings.retrieval.excerpt_sentences, rank)
+        shown = excerpt(p.text, question, count, plan.excerpts[p.chunk_id])
         assert shown in str(user.content)
-    # A draft's choice that is as good is kept; the prompt then matches the draft's up to the question.
+    # A draft's choice that is as good is kept, the rest is chosen anew; the prompt then shares more with the draft's.
     draft = plan_answer(question.rsplit(" ", 1)[0] + "?", settings=settings, retriever=sample_retriever)
     again = plan_answer(question, settings=settings, retriever=sample_retriever, prefer=draft.excerpts)
-    assert again.excerpts == draft.excerpts != plan.excerpts
+    assert [p.chunk_id for p in again.passages] == [p.chunk_id for p in draft.passages]
+    kept = [c for c in again.excerpts if again.excerpts[c] == draft.excerpts[c] != plan.excerpts[c]]
+    assert kept and all(again.excerpts[c] in (draft.excerpts[c], plan.excerpts[c]) for c in again.excerpts)
     passages_of = lambda p: str(p.messages()[1].content).split("Question:")[0]  # noqa: E731
-    assert passages_of(again) == passages_of(draft) != passages_of(plan)
+    blocks = lambda p: re.split(r"\n\n(?=\[\d+\] )", passages_of(p))  # noqa: E731
+    same = lambda a, b: sum(x == y for x, y in zip(blocks(a), blocks(b), strict=True))  # noqa: E731
+    assert same(again, draft) > same(plan, draft)

@@ -120,9 +120,9 @@ def test_a_paused_draft_is_read_ahead_and_the_answer_reads_only_what_it_lacked(
 def test_the_answer_keeps_the_excerpts_read_ahead_where_they_are_as_good(
     typing_chat: tuple[Any, Any], smollm2: Any, reads: list[int]
 ) -> None:
-    """The last word typed ("Esteria") changes which sentences of a passage share most words with the question, but
-    the draft's choice shares as many: the answer keeps it, and reads only its question again."""
-    question = "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?"
+    """The last word typed ("water") changes which sentences of a passage are closest to the question, but the
+    draft's choice shares as many words with it: the answer keeps it, and reads only its question again."""
+    question = "Why did Harbor City ration water?"
     draft = question.rsplit(" ", 1)[0]
     chat, typeahead = typing_chat
     after_enter = []
