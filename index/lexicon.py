@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS lex_generation (one INTEGER PRIMARY KEY CHECK (one = 
 K1 = 1.2
 B = 0.75
 _FANOUT = 8
+# Postings kept in memory between questions, in entries (a row id and a count: 16 bytes as scored). The parts of one
+# decomposed question, and the questions of a chat, share most of their words.
+_CACHED_POSTINGS = 4_000_000
 _TOKENIZE_ROWS = 2000  # rows per pass through the temporary FTS table
 
 log = logging.getLogger(__name__)
@@ -157,11 +160,14 @@ class _Rows:
 
 
 class Postings:
-    """Reads and scores one catalog's postings; caches the per-row statistics until the postings change."""
+    """Reads and scores one catalog's postings; caches the per-row statistics, and the postings of words read, until
+    the postings change."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._rows: _Rows | None = None
+        self._read: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._read_entries = 0
 
     def scores(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(rowids, BM25 scores) of every live row that contains any term; FTS5's bm25() for `t1 OR t2 ...`, negated.
@@ -171,11 +177,8 @@ class Postings:
         rows = self._statistics()
         score = np.zeros(len(rows.live))
         hit = np.zeros(len(rows.live), dtype=bool)
-        read: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for term in terms:
-            if term not in read:
-                read[term] = self._postings(term, rows.live)
-            ids, tfs = read[term]
+            ids, tfs = self._cached_postings(term, rows.live)
             if not len(ids):
                 continue
             idf = math.log((rows.n - len(ids) + 0.5) / (len(ids) + 0.5))
@@ -185,6 +188,16 @@ class Postings:
             hit[ids] = True
         found = np.flatnonzero(hit)
         return found, score[found]
+
+    def _cached_postings(self, term: str, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if term not in self._read:
+            found = self._postings(term, live)
+            if self._read_entries + len(found[0]) > _CACHED_POSTINGS:
+                self._read.clear()
+                self._read_entries = 0
+            self._read[term] = found
+            self._read_entries += len(found[0])
+        return self._read[term]
 
     def _postings(self, term: str, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         blobs = self.db.execute("SELECT rowids, tfs FROM lex_postings WHERE term = ?", (term,)).fetchall()
@@ -214,6 +227,8 @@ class Postings:
         n = int(live.sum())
         avgdl = float(length[live].sum()) / n if n else 1.0
         norm = K1 * (1 - B + B * length / avgdl)
+        self._read.clear()  # read against the old rows
+        self._read_entries = 0
         self._rows = _Rows(now, live, norm, n)
         return self._rows
 

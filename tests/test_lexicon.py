@@ -69,6 +69,9 @@ def test_postings_follow_updates_and_removals_through_merges(  # type: ignore[no
     written_one_by_one: Store, articles_dir: Path, settings
 ) -> None:
     store = written_one_by_one
+    # Words searched before the writes are kept in memory (`Postings._read`); the writes must make them stale.
+    assert store.lexical_search("Vasquez reservoir", 5) and {"vasquez", "reservoir"} <= set(store.postings._read)
+    assert_same_as_fts(store)
     path = articles_dir / "harbor-water-rationing.txt"
     path.write_text(path.read_text().replace("Vasquez", "Quintanilla").replace("reservoir", "aquifer"))
     ingest([path], settings, store=store)
