@@ -580,12 +580,12 @@ class Store:
         return self.db.execute("PRAGMA data_version").fetchone()[0], lexicon.generation(self.db)
 
     def _chunk_ids_of(self, best: Sequence[tuple[int, float]]) -> list[tuple[str, float]]:
-        found = []
-        for rowid, score in best:
-            row = self.db.execute("SELECT chunk_id FROM chunks_fts WHERE rowid = ?", (rowid,)).fetchone()
-            if row:
-                found.append((row[0], score))
-        return found
+        if not best:
+            return []
+        marks = ",".join("?" * len(best))  # one statement: FTS5 looks each rowid up, as for `rowid = ?`
+        query = f"SELECT rowid, chunk_id FROM chunks_fts WHERE rowid IN ({marks})"
+        chunk_ids = dict(self.db.execute(query, [rowid for rowid, _ in best]).fetchall())
+        return [(chunk_ids[rowid], score) for rowid, score in best if rowid in chunk_ids]
 
     def _fts_search(self, words: Sequence[str], k: int, filters: Filters | None) -> list[Passage]:
         """`lexical_search` by FTS5's own bm25(): for questions with a word the postings cannot score alone."""
