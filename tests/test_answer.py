@@ -279,8 +279,7 @@ def test_the_index_embedder_ranks_tied_sentences_by_meaning(sample_retriever) ->
     )
     question = "Why is Harbor City rationing water?"  # sentences 2 and 3 share no word with it
     closeness = SentenceCloseness(sample_retriever.store.embeddings, question)
-    assert excerpt_sentences(text, question, 2) == (0, 1)  # by position, by luck
-    assert excerpt_sentences(text[::1].replace("The reservoir", "Also, the reservoir"), question, 2) == (0, 1)
+    assert excerpt_sentences(text, question, 2) == excerpt_sentences(text, question, 2, closeness=closeness) == (0, 1)
     swapped = (
         "Harbor City will limit water use from Monday. A new stadium opens downtown next year. The reservoir has "
         "fallen to a third of its usual level after the driest summer on record."
