@@ -179,11 +179,9 @@ def excerpt_sentences(
     that chat read ahead) is as good a choice: its sentences share as many words with the question, one for one.
     Keeping them keeps the prompt the same as the one already read.
     """
-    spans = _spans(text)
+    spans, shared, order = _by_shared_words(text, question)
     if len(spans) <= sentences:
         return tuple(range(len(spans)))
-    shared = _shared_words(text, spans, question)
-    order = sorted(range(len(spans)), key=lambda i: (-shared[i], i))
     valid = prefer is not None and len(set(prefer)) == sentences and all(0 <= i < len(spans) for i in prefer)
     if valid and sorted(shared[i] for i in set(prefer or ())) == sorted(shared[i] for i in order[:sentences]):
         return tuple(sorted(set(prefer or ())))
@@ -196,17 +194,19 @@ def excerpt_sentences(
 
 def tied_sentences(text: str, question: str, sentences: int) -> list[str]:
     """The sentences of text that `excerpt_sentences` would ask `closeness` about (none when no tie meets the cut)."""
-    spans = _spans(text)
+    spans, shared, order = _by_shared_words(text, question)
     if not 0 < sentences < len(spans):
         return []
-    shared = _shared_words(text, spans, question)
-    order = sorted(range(len(spans)), key=lambda i: (-shared[i], i))
     return [text[spans[i][0] : spans[i][1]] for i in _tied_at_cut(shared, order, sentences)]
 
 
-def _shared_words(text: str, spans: Sequence[tuple[int, int]], question: str) -> list[int]:
+def _by_shared_words(text: str, question: str) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """The sentence spans of text, how many content words each shares with the question, and their order by that
+    (ties: the earlier first)."""
+    spans = _spans(text)
     wanted = content_terms(question)
-    return [len(content_terms(text[a:b]) & wanted) for a, b in spans]
+    shared = [len(content_terms(text[a:b]) & wanted) for a, b in spans]
+    return spans, shared, sorted(range(len(spans)), key=lambda i: (-shared[i], i))
 
 
 def _tied_at_cut(shared: Sequence[int], order: Sequence[int], sentences: int) -> list[int]:
