@@ -43,20 +43,23 @@ def format_passages(
     sentences: int | Sequence[int] = 0,
     prefer: Mapping[str, Sequence[int]] | None = None,
     closeness: Closeness | None = None,
+    shown: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text.
 
     With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`);
     a sequence gives the count by rank (see `sentences_at`). `prefer` maps chunk ids to sentences to keep where they
-    are as good a choice, and `closeness` breaks ties between sentences (see `excerpt_sentences`).
+    are as good a choice, and `closeness` breaks ties between sentences (see `excerpt_sentences`). `shown`, when
+    given, is the choice already made (`shown_sentences`), and the other arguments after `passages` are not used.
     """
+    if shown is None:
+        shown = shown_sentences(passages, question, sentences, prefer, closeness)
     blocks = []
     for n, p in enumerate(passages, start=1):
         meta = ", ".join(part for part in (p.source, p.published_at[:10]) if part)
         text = mask_instructions(p.text, "[instructions to AI removed]")
-        count = sentences_at(sentences, n - 1)
-        if count:
-            text = excerpt(text, question, count, (prefer or {}).get(p.chunk_id), closeness)
+        if p.chunk_id in shown:
+            text = _excerpt_text(text, _spans(text), shown[p.chunk_id])
         blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{text}")
     return "\n\n".join(blocks)
 
@@ -235,7 +238,13 @@ def excerpt(
     spans = _spans(text)
     if len(spans) <= sentences:
         return text
-    keep = excerpt_sentences(text, question, sentences, prefer, closeness)
+    return _excerpt_text(text, spans, excerpt_sentences(text, question, sentences, prefer, closeness))
+
+
+def _excerpt_text(text: str, spans: Sequence[tuple[int, int]], keep: Sequence[int]) -> str:
+    """The sentences `keep` of text (spans: its sentences), omitted stretches marked "..."; text itself if all kept."""
+    if len(keep) >= len(spans):
+        return text
     runs: list[list[int]] = []  # stretches of consecutive kept sentences, shown as the text has them
     for i in keep:
         if runs and i == runs[-1][-1] + 1:
@@ -305,8 +314,8 @@ def plan_answer(
     sentences = settings.retrieval.excerpt_sentences
     closeness = SentenceCloseness(retriever.store.embeddings, query)
     closeness.prepare(passages, sentences)
-    shown = format_passages(passages, query, sentences, prefer, closeness)
     excerpts = shown_sentences(passages, query, sentences, prefer, closeness)
+    shown = format_passages(passages, shown=excerpts)
     return Plan(passages, inputs=prompt_inputs(shown, query), excerpts=excerpts)
 
 

@@ -88,8 +88,6 @@ class RetrievalSettings(BaseModel):
     @classmethod
     def _one_count_for_all(cls, value: Any) -> Any:
         """`3` (from a config file or `ASSISTANT_RETRIEVAL__EXCERPT_SENTENCES=3`) means 3 for every passage."""
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
         return [value] if isinstance(value, int) else value
 
 
