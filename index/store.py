@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS chunk_vectors (chunk_id TEXT PRIMARY KEY, vector BLOB
 # Chroma's `where` (an approximate HNSW search). Scoring 50k float16 vectors reads ~38 MB: ~50 ms.
 _LISTED_FILTER_MAX = 50_000
 _LISTED_CACHE_ROWS = 100_000  # vectors kept between searches: at most ~150 MB
+_KEPT_PASSAGES = 20_000  # catalog rows kept between searches: ~1 kB of text each
 
 _LEXICAL_STOPWORDS = frozenset(
     (
@@ -203,8 +204,10 @@ class Store:
                 if not lexicon.in_step(self.db):  # another process may have built them while this one waited
                     lexicon.rebuild(self.db)
         self.postings = lexicon.Postings(self.db)
-        self._listed: dict[Filters, tuple[Any, tuple[list[str], Any]]] = {}
+        self._listed: dict[Filters, tuple[Any, tuple[list[str], Any, Any]]] = {}
         self._lexical_listed: dict[Filters, tuple[Any, tuple[Any, Any]]] = {}
+        self._passages_read: dict[str, tuple[Any, ...]] = {}  # catalog rows by chunk id, until it changes
+        self._passages_version: tuple[int, int] | None = None
         statements.prepare(self.db)
         self._collection: Collection | None = None
         self.info = catalogs.record(self)  # what built this catalog: embedder, chunking, its id
@@ -454,9 +457,29 @@ class Store:
     def _filtered_vectors(self, filters: Filters) -> tuple[list[str], Any] | None:
         """(chunk ids, float32 matrix of their vectors) of the passages a filter allows; None past the limit.
 
-        Kept for the next searches with the same filter until the catalog changes: a decomposed question searches
-        each outlet it names several times.
+        Kept for the next searches until the catalog changes: a decomposed question searches each outlet it names
+        several times, and a chat's questions name the same outlets again. An outlet's passages are kept whole and
+        a date range applied to them, so that other dates for the same outlet find them kept.
         """
+        import numpy as np
+
+        if len(filters.sources) == 1 and (filters.since or filters.until):
+            whole = self._listed_vectors(replace(filters, since=0, until=0))
+            if whole is not None:
+                ids, matrix, days = whole
+                keep = np.ones(len(ids), dtype=bool)
+                if filters.since:
+                    keep &= days >= filters.since
+                if filters.until:
+                    keep &= days <= filters.until
+                rows = np.flatnonzero(keep)
+                return [ids[i] for i in rows], matrix[rows]
+        listed = self._listed_vectors(filters)
+        return None if listed is None else listed[:2]
+
+    def _listed_vectors(self, filters: Filters) -> tuple[list[str], Any, Any] | None:
+        """(chunk ids, float32 matrix of their vectors, publication days) of the passages a filter allows, kept until
+        the catalog changes; None past the limit."""
         import numpy as np
 
         version = self._version()
@@ -470,15 +493,15 @@ class Store:
         ).fetchone()[0]
         if allowed > _LISTED_FILTER_MAX:
             return None  # counted before reading any vector
-        sql = f"""SELECT c.chunk_id, v.vector FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
+        sql = f"""SELECT c.chunk_id, v.vector, a.published_day FROM articles a JOIN chunks c ON c.doc_id = a.doc_id
                   LEFT JOIN chunk_vectors v ON v.chunk_id = c.chunk_id WHERE {condition}"""
         rows = self.db.execute(sql, params).fetchall()
-        if any(blob is None for _, blob in rows):  # an index made before the catalog kept vectors
+        if any(blob is None for _, blob, _ in rows):  # an index made before the catalog kept vectors
             self._copy_all_vectors()
-            rows = [(cid, blob) for cid, blob in self.db.execute(sql, params) if blob]
-        ids = [cid for cid, _ in rows]
-        matrix = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f2").reshape(len(ids), -1 if ids else 0)
-        listed = (ids, matrix.astype(np.float32))
+            rows = [row for row in self.db.execute(sql, params) if row[1]]
+        ids = [cid for cid, _, _ in rows]
+        matrix = np.frombuffer(b"".join(blob for _, blob, _ in rows), dtype="<f2").reshape(len(ids), -1 if ids else 0)
+        listed = (ids, matrix.astype(np.float32), np.array([day for _, _, day in rows], dtype=np.int64))
         if sum(len(entry[1][0]) for entry in self._listed.values()) + len(ids) > _LISTED_CACHE_ROWS:
             self._listed.clear()
         self._listed[filters] = (version, listed)
@@ -532,8 +555,7 @@ class Store:
             return self._fts_search(words, k, filters)
         rowids, scores = self.postings.scores(terms)
         if filters and filters.chroma_where():
-            allowed, _ = self._lexical_rows(filters)
-            keep = _member(rowids, allowed)
+            keep = _member(rowids, self._lexical_rows(filters))
             rowids, scores = rowids[keep], scores[keep]
         return self._catalog_passages(self._chunk_ids_of(lexicon.best(rowids, scores, k)))
 
@@ -550,30 +572,53 @@ class Store:
         if terms is None:
             return {source: self._fts_search(words, k, replace(filters, sources=(source,))) for source in found}
         rowids, scores = self.postings.scores(terms)
-        allowed, sources = self._lexical_rows(filters)
         for source in found:
-            keep = _member(rowids, allowed[sources == source])
+            keep = _member(rowids, self._lexical_rows(replace(filters, sources=(source,))))
             found[source] = self._catalog_passages(self._chunk_ids_of(lexicon.best(rowids[keep], scores[keep], k)))
         return found
 
-    def _lexical_rows(self, filters: Filters) -> tuple[Any, Any]:
-        """(FTS rowids, their outlets) of the passages the filter allows, as numpy arrays; kept as `_filtered_vectors`
-        keeps its lists."""
+    def _lexical_rows(self, filters: Filters) -> Any:
+        """The FTS rowids of the passages the filter allows, as a numpy array.
+
+        Read outlet by outlet and kept until the catalog changes (a decomposed question searches each outlet it names
+        several times, and a chat's questions name the same outlets again); a date range is applied to the kept
+        lists. A filter by dates alone is read and kept whole.
+        """
         import numpy as np
 
+        if not filters.sources:
+            return self._lexical_rows_kept(filters)[0]
+        allowed = []
+        for source in filters.sources:
+            rowids, days = self._lexical_rows_kept(Filters(sources=(source,)))
+            keep = np.ones(len(rowids), dtype=bool)
+            if filters.since:
+                keep &= days >= filters.since
+            if filters.until:
+                keep &= days <= filters.until
+            allowed.append(rowids[keep])
+        return np.concatenate(allowed)
+
+    def _lexical_rows_kept(self, filters: Filters) -> tuple[Any, Any]:
+        """(FTS rowids, publication days) of the passages the filter allows, kept until the catalog changes."""
         version = self._version()
-        if self._lexical_listed.get(filters, (None,))[0] == version:
-            return self._lexical_listed[filters][1]
+        if self._lexical_listed.get(filters, (None,))[0] != version:
+            if len(self._lexical_listed) >= 256:
+                self._lexical_listed.clear()
+            self._lexical_listed[filters] = (version, self._lexical_rows_read(filters))
+        return self._lexical_listed[filters][1]
+
+    def _lexical_rows_read(self, filters: Filters) -> tuple[Any, Any]:
+        """(FTS rowids, publication days) of the passages the filter allows, from the catalog."""
+        import numpy as np
+
         condition, params = filters.sql("a")
         rows = self.db.execute(
-            f"SELECT m.fts_rowid, a.source FROM fts_docs m JOIN articles a ON a.doc_id = m.doc_id WHERE {condition}",
+            f"""SELECT m.fts_rowid, a.published_day FROM fts_docs m JOIN articles a ON a.doc_id = m.doc_id
+                WHERE {condition}""",
             params,
         ).fetchall()
-        found = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=object)
-        if len(self._lexical_listed) >= 64:
-            self._lexical_listed.clear()
-        self._lexical_listed[filters] = (version, found)
-        return found
+        return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int64)
 
     def _version(self) -> tuple[int, int]:
         """Changes whenever the catalog's passages may have: another connection committed, or this one wrote."""
@@ -607,16 +652,26 @@ class Store:
         """Read the passages of (chunk id, score) pairs from the catalog, in the given order."""
         if not best:
             return []
-        marks = ",".join("?" * len(best))
-        rows = {
-            row[0]: row
-            for row in self.db.execute(
-                f"""SELECT c.chunk_id, c.chunk_no, c.start, c."end", c.text,
-                           a.doc_id, a.title, a.source, a.published_at, a.path
-                    FROM chunks c JOIN articles a ON a.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})""",
-                [cid for cid, _ in best],
+        version = self._version()
+        if version != self._passages_version:
+            self._passages_read.clear()
+            self._passages_version = version
+        missing = [cid for cid, _ in best if cid not in self._passages_read]
+        if missing:
+            # Kept until the catalog changes: the parts of a question, and its outlets, find many of the same passages.
+            if len(self._passages_read) + len(missing) > _KEPT_PASSAGES:
+                self._passages_read.clear()
+            marks = ",".join("?" * len(missing))
+            self._passages_read.update(
+                (row[0], row)
+                for row in self.db.execute(
+                    f"""SELECT c.chunk_id, c.chunk_no, c.start, c."end", c.text,
+                               a.doc_id, a.title, a.source, a.published_at, a.path
+                        FROM chunks c JOIN articles a ON a.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})""",
+                    missing,
+                )
             )
-        }
+        rows = self._passages_read
         passages = []
         for cid, score in best:
             if cid not in rows:

@@ -42,12 +42,20 @@ def assert_same_ranking(ours: list[tuple[str, float]], theirs: list[tuple[str, f
 
 
 def assert_same_as_fts(store: Store, k: int = 12) -> None:
-    sources = store.sources()
+    sources = tuple(store.sources())
+    filtered = 0
     for question in QUESTIONS:
-        for filters in (None, Filters(sources=(sources[0],)), Filters(since="2024-01-01")):
+        for filters in (
+            None,
+            Filters(sources=sources[:1]),
+            Filters(since=20240315),
+            Filters(sources=sources[:3], since=20240301, until=20240531),  # outlets read apart, then days applied
+        ):
             ours, theirs = ranking(store, question, k, filters), fts_ranking(store, question, k + 30, filters)
             assert len(ours) == min(k, len(theirs)), (question, filters)
             assert_same_ranking(ours, theirs)
+            filtered += bool(filters and ours)
+    assert filtered >= len(QUESTIONS)  # the filters let passages through
 
 
 @pytest.fixture
@@ -118,5 +126,31 @@ def test_a_word_fts5_splits_into_a_phrase_is_searched_by_fts5(articles_dir: Path
     ingest([articles_dir], settings, store=store)
     assert lexicon.words_to_terms(store.db, ["rationing", "reservoirs"]) == ["ration", "reservoir"]
     assert lexicon.words_to_terms(store.db, ["water_rationing"]) is None
+    # Words seen before come from memory, new ones from the tokenizer, each in its place.
+    terms = lexicon.words_to_terms(store.db, ["reservoirs", "councils", "rationing"])
+    assert terms == ["reservoir", "council", "ration"]
+    assert lexicon.words_to_terms(store.db, ["rationing", "water_rationing"]) is None
     found = store.lexical_search("water_rationing", 3)
     assert found and [(p.chunk_id, p.score) for p in found] == fts_ranking(store, "water_rationing", 3)
+
+
+def test_what_searches_keep_in_memory_follows_a_write(articles_dir: Path, settings, store) -> None:  # type: ignore[no-untyped-def]
+    """The passages and outlets kept between searches are dropped when an article's title and outlet change."""
+    ingest([articles_dir], settings, store=store)
+    question = "Greystone Reservoir water rationing"
+    courier, gazette = Filters(sources=("The Harbor Courier",)), Filters(sources=("The Harbor Gazette",))
+    before = store.lexical_search(question, 3, courier)
+    assert before and before[0].source == "The Harbor Courier"
+    assert not store.lexical_search(question, 3, gazette)  # no such outlet yet
+    path = articles_dir / "harbor-water-rationing.txt"
+    text = path.read_text().replace("Source: The Harbor Courier", "Source: The Harbor Gazette")
+    path.write_text(text.replace("Title: Harbor City council votes", "Title: Harbor City votes"))
+    ingest([path], settings, store=store)
+
+    after = {p.chunk_id: p for p in store.lexical_search(question, 3)}
+    assert before[0].chunk_id in after  # the same text: the same passage
+    assert after[before[0].chunk_id].source == "The Harbor Gazette"
+    assert after[before[0].chunk_id].title.startswith("Harbor City votes")
+    assert all(p.doc_id != before[0].doc_id for p in store.lexical_search(question, 3, courier))
+    found = store.lexical_search(question, 3, gazette)
+    assert found and found[0].chunk_id == before[0].chunk_id

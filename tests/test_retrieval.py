@@ -84,6 +84,9 @@ def test_filters_limit_both_rankings(sample_retriever) -> None:  # type: ignore[
         Filters(sources=("Continental Wire Service", "The Harbor Courier")),  # scored outlet by outlet, then merged
         Filters(since=20240301, until=20240319),
         Filters(until=20000101),
+        # An outlet's passages are kept whole, and the dates applied to them.
+        Filters(sources=("The Harbor Courier",), since=20240310, until=20240316),
+        Filters(sources=("Continental Wire Service", "The Northern Dispatch"), since=20240319),
     ],
 )
 def test_filtered_dense_search_over_catalog_vectors_matches_chroma_where(  # type: ignore[no-untyped-def]
@@ -100,6 +103,7 @@ def test_filtered_dense_search_over_catalog_vectors_matches_chroma_where(  # typ
         assert listed == []
     else:
         assert listed and all(not filters.sources or p.source in filters.sources for p in listed)
+        assert all(filters.since <= int(p.published_at[:10].replace("-", "")) for p in listed)
 
 
 def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -> None:  # type: ignore[no-untyped-def]
