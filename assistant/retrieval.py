@@ -80,10 +80,12 @@ class Retriever:
         k = k or self.settings.retrieval.k
         filters = filters or Filters()
         parts = self.parts(query, filters) if self.decompose else []
-        # One embedding batch for the question and its parts rather than a forward pass each (BENCHMARKS.md); the
-        # part searching the named outlets is the question itself.
+        # One call embeds the question and its parts (in batches of like length, `LocalEmbeddings.encode`); the part
+        # searching the named outlets is the question itself.
         texts = list(dict.fromkeys([query] + [part.text for part in parts]))
-        vectors = dict(zip(texts, self.store.embeddings.embed_documents(texts), strict=True))
+        embeddings = self.store.embeddings
+        embed = getattr(embeddings, "embed_questions", embeddings.embed_documents)  # LocalEmbeddings has it
+        vectors = dict(zip(texts, embed(texts), strict=True))
         vector = vectors[query]
         n = max(_CANDIDATES, k)
         rankings = [self._ranked(query, vector, filters, n, feedback=True)]
