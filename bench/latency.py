@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# In-process measurements (retrieval) run this checkout's code; `ask` and `chat` run the installed `assistant`.
+sys.path.insert(0, str(ROOT))
 ASK_QUESTIONS = [
     "Did Amara Lindqvist broker the ceasefire between Kolmar and Esteria?",
     "Which outlets reported the Sarn River ceasefire, and when?",
