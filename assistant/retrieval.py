@@ -32,6 +32,10 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _MIN_CLAUSE_WORDS = 4
+_ATTRIBUTION_WORDS = frozenset(
+    "as reported by both and according to the an a article articles from in on published report reports said says "
+    "stated per".split()
+)
 _HIDDEN_COMMA = "\x00"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Pseudo-relevance feedback for the whole question: words shared by at least 2 of its 5 best BM25 passages, up to 10,
@@ -110,8 +114,17 @@ class Retriever:
         protected = _hide_inner_commas(query)
         clauses = [c.strip(" ,;?").replace(_HIDDEN_COMMA, ",") for c in _CLAUSE_BREAK.split(protected)]
         clauses = [c for c in clauses if len(c.split()) >= _MIN_CLAUSE_WORDS]
-        for clause in clauses if len(clauses) > 1 else []:
-            named = self._outlets_in(clause, filters)
+        named_in = [(clause, self._outlets_in(clause, filters)) for clause in clauses if len(clauses) > 1]
+        # A clause that only attributes ("as reported by The Age") is no search of its own: the clause before it,
+        # if that names no outlet, is what the outlet reported.
+        kept: list[tuple[str, list[str]]] = []
+        for clause, named in named_in:
+            if named and self._only_attribution(clause):
+                if kept and not kept[-1][1]:
+                    kept[-1] = (kept[-1][0], named)
+                continue
+            kept.append((clause, named))
+        for clause, named in kept:
             part_filters = replace(filters, sources=(named[0],)) if len(named) == 1 else scope
             parts.append(Part(clause, _when_named(clause, part_filters)))
         if len(clauses) <= 1 and (dated := _when_named(query, scope)) != scope:
@@ -126,6 +139,12 @@ class Retriever:
         ]
         # "The Verge" also matches a source named "Verge": keep the longest name at each place.
         return [s for s in found if not any(s != o and s.lower() in o.lower() for o in found)]
+
+    def _only_attribution(self, clause: str) -> bool:
+        """Whether a clause says nothing but who reported it ("as reported by both CBSSports.com and Sporting News")."""
+        for _, pattern in self._outlet_patterns:
+            clause = pattern.sub(" ", clause)
+        return not [w for w in re.findall(r"[a-z]+", clause.lower()) if w not in _ATTRIBUTION_WORDS]
 
     @cached_property
     def _outlet_patterns(self) -> list[tuple[str, re.Pattern[str]]]:

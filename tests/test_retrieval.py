@@ -114,6 +114,23 @@ def test_question_naming_two_outlets_gets_passages_from_both(sample_retriever) -
     assert {"The Northern Dispatch", "Continental Wire Service"} <= {p.source for p in found}
 
 
+def test_a_clause_that_only_attributes_names_the_outlet_of_the_clause_before_it(sample_retriever) -> None:  # type: ignore[no-untyped-def]
+    question = (
+        "Which side agreed to withdraw its artillery from the Sarn, according to The Northern Dispatch, and how many "
+        "prisoners were exchanged in the first week, as reported by Continental Wire Service?"
+    )
+    parts = {part.text: part.filters.sources for part in sample_retriever.parts(question, Filters())}
+    assert "as reported by Continental Wire Service" not in parts  # nothing to search for but the outlet
+    assert parts["Which side agreed to withdraw its artillery from the Sarn"] == ("The Northern Dispatch",)
+    assert parts["how many prisoners were exchanged in the first week"] == ("Continental Wire Service",)
+    assert len(parts) == 3
+    assert parts[question] == ("Continental Wire Service", "The Northern Dispatch")
+    # A clause with words of its own is searched, within the outlet it names.
+    question = "Did Continental Wire Service report the prisoner exchange, and what did The Northern Dispatch say?"
+    parts = {part.text: part.filters.sources for part in sample_retriever.parts(question, Filters())}
+    assert parts["what did The Northern Dispatch say"] == ("The Northern Dispatch",)
+
+
 def test_dates_in_a_question_steer_its_parts(sample_retriever) -> None:  # type: ignore[no-untyped-def]
     question = (
         "After The Northern Dispatch reported the ceasefire on March 18, 2024, what did Continental Wire Service "
