@@ -30,7 +30,7 @@ PACKAGED = "minilm"
 # machine one thread costs ~20 ms (71 against 49 ms; BENCHMARKS.md, query latency). Ingest's batches keep all threads.
 _ONE_THREAD_MAX = 16
 # A forward pass of MiniLM costs about as much as this many more word-pieces in its batch: ~11 ms for a 5-piece text,
-# then ~0.25 ms a piece, on one thread of an AMD EPYC (BENCHMARKS.md, scale, session 13).
+# then ~0.25 ms a piece, on one thread of an AMD EPYC (BENCHMARKS.md, scale, sessions 13–14).
 _FORWARD_COST = 40
 _PROGRESS_BATCHES = 4  # embedding batches between two progress reports
 
@@ -124,7 +124,7 @@ class LocalEmbeddings(Embeddings):
         """Embed a question and its parts, in bfloat16 where the CPU computes it natively (AVX-512 BF16).
 
         Half the time of float32 on such a CPU; each vector's cosine to its float32 one is above 0.9999
-        (BENCHMARKS.md, scale, session 13). Passages are always embedded in float32, so stored vectors do not depend
+        (BENCHMARKS.md, scale, sessions 13–14). Passages are always embedded in float32, so stored vectors do not depend
         on the CPU that wrote them.
         """
         import torch
