@@ -114,11 +114,11 @@ class Retriever:
         protected = _hide_inner_commas(query)
         clauses = [c.strip(" ,;?").replace(_HIDDEN_COMMA, ",") for c in _CLAUSE_BREAK.split(protected)]
         clauses = [c for c in clauses if len(c.split()) >= _MIN_CLAUSE_WORDS]
-        named_in = [(clause, self._outlets_in(clause, filters)) for clause in clauses if len(clauses) > 1]
         # A clause that only attributes ("as reported by The Age") is no search of its own: the clause before it,
         # if that names no outlet, is what the outlet reported.
         kept: list[tuple[str, list[str]]] = []
-        for clause, named in named_in:
+        for clause in clauses if len(clauses) > 1 else []:
+            named = self._outlets_in(clause, filters)
             if named and self._only_attribution(clause):
                 if kept and not kept[-1][1]:
                     kept[-1] = (kept[-1][0], named)

@@ -46,7 +46,7 @@ def main() -> None:
     from assistant.retrieval import Retriever
     from assistant.settings import load_settings
     from assistant.types import Filters
-    from index.embedding import LocalEmbeddings, _one_torch_thread, length_groups
+    from index.embedding import LocalEmbeddings, _one_torch_thread
     from index.store import Store
 
     embeddings = LocalEmbeddings()
@@ -55,22 +55,14 @@ def main() -> None:
     retriever = Retriever(store, settings)
     questions = [json.loads(line)["question"] for line in args.queries.open()][: args.n]
     batches = [list(dict.fromkeys([q] + [p.text for p in retriever.parts(q, Filters())])) for q in questions]
-    limit = embeddings.model.max_seq_length or 512
 
-    def grouped(texts: list[str]) -> Any:
-        lengths = [min(n + 2, limit) for n in embeddings.count_tokens(texts)]
-        vectors = np.empty((len(texts), 384), dtype=np.float32)
-        for group in length_groups(lengths):
-            vectors[group] = embeddings._encode([texts[i] for i in group])
-        return vectors
-
-    def bf16(texts: list[str]) -> Any:
+    def bf16(texts: list[str]) -> Any:  # forced, whatever the CPU (embed_questions decides by the CPU)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return grouped(texts)
+            return embeddings.encode(texts)
 
     modes: dict[str, Callable[[list[str]], Any]] = {
         "one_batch": embeddings._encode,
-        "length_groups": grouped,
+        "length_groups": embeddings.encode,  # a few texts: batches of like length, on one thread
         "length_groups_bf16": bf16,
     }
     times: dict[str, list[float]] = {mode: [] for mode in modes}
