@@ -47,6 +47,9 @@ def format_passages(
 ) -> str:
     """Number passages from 1 as the model sees them: marker, title, outlet and date, then the text.
 
+    A later passage of an article already shown names that passage instead of repeating the title ("[5] Same
+    article as [1] (outlet, date)"): on MultiHop-RAG a title is ~20 prompt tokens, read after enter (BENCHMARKS.md).
+
     With `sentences` > 0 each passage is cut to its sentences sharing most words with the question (see `excerpt`);
     a sequence gives the count by rank (see `sentences_at`). `prefer` maps chunk ids to sentences to keep where they
     are as good a choice, and `closeness` breaks ties between sentences (see `excerpt_sentences`). `shown`, when
@@ -55,12 +58,15 @@ def format_passages(
     if shown is None:
         shown = shown_sentences(passages, question, sentences, prefer, closeness)
     blocks = []
+    first_of: dict[str, int] = {}  # article -> the number of its first passage
     for n, p in enumerate(passages, start=1):
         meta = ", ".join(part for part in (p.source, p.published_at[:10]) if part)
         text = mask_instructions(p.text, "[instructions to AI removed]")
         if p.chunk_id in shown:
             text = _excerpt_text(text, _spans(text), shown[p.chunk_id])
-        blocks.append(f"[{n}] {p.title}" + (f" ({meta})" if meta else "") + f"\n{text}")
+        heading = f"Same article as [{first_of[p.doc_id]}]" if p.doc_id in first_of else p.title
+        first_of.setdefault(p.doc_id, n)
+        blocks.append(f"[{n}] {heading}" + (f" ({meta})" if meta else "") + f"\n{text}")
     return "\n\n".join(blocks)
 
 

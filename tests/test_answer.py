@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -35,8 +36,11 @@ def test_model_receives_the_retrieved_passages_numbered_as_cited(sample_retrieve
     # "What did Okafor say?" would be answered from his statements (quote-first), without the model.
     result = answer("What did Okafor demand?", settings=settings, llm=fake, retriever=sample_retriever)
     [prompt] = fake.prompts
+    first_of: dict[str, int] = {}
     for n, p in enumerate(result.passages, start=1):
-        assert f"[{n}] {p.title}" in prompt
+        heading = f"Same article as [{first_of[p.doc_id]}]" if p.doc_id in first_of else p.title
+        first_of.setdefault(p.doc_id, n)
+        assert f"[{n}] {heading} ({p.source}, {p.published_at[:10]})" in prompt
         count = sentences_at(settings.retrieval.excerpt_sentences, n - 1)
         closeness = SentenceCloseness(sample_retriever.store.embeddings, "What did Okafor demand?")
         shown = excerpt(p.text, "What did Okafor demand?", count, closeness=closeness)
@@ -86,6 +90,15 @@ def test_tokens_are_streamed(sample_retriever, settings) -> None:  # type: ignor
         on_token=tokens.append,
     )
     assert len(tokens) > 3 and "".join(tokens) == result.text
+
+
+def test_a_later_passage_of_an_article_names_the_first_instead_of_repeating_its_title() -> None:
+    first, other = passage(1, "The council approved the budget."), passage(2, "Rents rose by 12 percent.")
+    again = dataclasses.replace(first, chunk_id="d1:1:x", chunk_no=1, text="The vote was close.")
+    shown = format_passages([first, other, again])
+    assert shown.count("Title 1") == 1
+    assert "[3] Same article as [1] (Outlet, 2024-01-01)\nThe vote was close." in shown
+    assert "[2] Title 2 (Outlet, 2024-01-02)\nRents rose" in shown
 
 
 def test_finalize_keeps_checked_cited_sentences_only() -> None:
