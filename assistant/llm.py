@@ -177,13 +177,63 @@ def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
         pass
 
 
-def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 64) -> Iterator[int]:
+class Interrupt:
+    """A switch that stops a local model's prompt reading from another thread, in the middle of a step.
+
+    llama.cpp asks an abort callback between the operations of its compute graph. A Python callback would take the
+    GIL a thousand times a step, and wait for it whenever another thread runs Python; so the callback is libc's
+    `strlen` over a two-byte flag: 1 ("\\x01") stops, 0 ("") goes on, and no Python runs in llama.cpp's loop. Either
+    value reads as a C `bool`. An aborted step leaves the cache as before it (llama.cpp drops the step's tokens, and
+    `Llama.eval` raises before it counts them), so a later read goes on from there.
+    """
+
+    def __init__(self, llama: Any) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        self._flag = ctypes.create_string_buffer(2)
+        strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
+        if strlen is None:
+            raise OSError("libc's strlen has no address")
+        self._callback = llama_cpp.ggml_abort_callback(strlen)  # kept: llama.cpp holds only its address
+        llama_cpp.llama_set_abort_callback(llama._ctx.ctx, self._callback, ctypes.cast(self._flag, ctypes.c_void_p))
+
+    @classmethod
+    def of(cls, model: BaseChatModel) -> Interrupt | None:
+        """The interrupt of a local model, installed on first use; None for other models or where libc is not
+        reachable this way (then a step under way is finished)."""
+        if not is_llama_cpp(model):
+            return None
+        llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
+        if getattr(llama, "_assistant_interrupt", None) is None:
+            try:
+                llama._assistant_interrupt = cls(llama)
+            except (OSError, AttributeError, TypeError):
+                return None
+        interrupt: Interrupt = llama._assistant_interrupt
+        return interrupt
+
+    def set(self) -> None:
+        self._flag[0] = b"\x01"
+
+    def clear(self) -> None:
+        self._flag[0] = b"\x00"
+
+    def is_set(self) -> bool:
+        return self._flag[0] != b"\x00"
+
+
+def prefill_steps(
+    model: BaseChatModel, messages: Sequence[BaseMessage], step: int = 64, interrupt: Interrupt | None = None
+) -> Iterator[int]:
     """Read `messages` into a local model's prompt cache `step` tokens at a time, yielding the count cached so far.
 
     The part already cached (the longest common prefix with what llama.cpp last read) is kept, so a prompt that
     shares its start with the previous one costs only the rest. Between steps the caller may stop: what was read stays
-    cached, and the answer that follows reuses as much of it as its own prompt shares. Models whose prompt tokens are
-    out of reach are read in one go; other models need nothing.
+    cached, and the answer that follows reuses as much of it as its own prompt shares. `interrupt`, once set, ends the
+    reading within the step under way (its tokens are dropped). Models whose prompt tokens are out of reach are read
+    in one go; other models need nothing.
     """
     if not is_llama_cpp(model):
         return
@@ -202,8 +252,31 @@ def prefill_steps(model: BaseChatModel, messages: Sequence[BaseMessage], step: i
     llama.n_tokens = common  # `eval` drops the cache beyond this point before it reads on
     yield common
     for start in range(common, len(tokens), step):
-        llama.eval(tokens[start : start + step])
+        if interrupt is None:
+            llama.eval(tokens[start : start + step])
+        elif not _eval_unless_interrupted(llama, tokens[start : start + step], interrupt):
+            return
         yield llama.n_tokens
+
+
+def _eval_unless_interrupted(llama: Any, tokens: list[int], interrupt: Interrupt) -> bool:
+    """`llama.eval(tokens)`, or False if `interrupt` stopped it (llama.cpp then logs the dropped step: muted)."""
+    import logging
+
+    if interrupt.is_set():
+        return False
+    log = logging.getLogger("llama-cpp-python")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        llama.eval(tokens)
+    except RuntimeError:
+        if interrupt.is_set():
+            return False
+        raise
+    finally:
+        log.setLevel(level)
+    return True
 
 
 def _prompt_tokens(llama: Any, messages: Sequence[BaseMessage]) -> list[int] | None:

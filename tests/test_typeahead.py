@@ -173,6 +173,71 @@ def test_nothing_is_read_while_held_or_for_a_follow_up_that_needs_the_conversati
     assert typeahead.last.draft == QUESTION
 
 
+def _last_logits(llama: Any) -> Any:
+    import llama_cpp
+    import numpy as np
+
+    row = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+    return np.ctypeslib.as_array(row, shape=(llama.n_vocab(),)).copy()
+
+
+def test_an_interrupt_stops_llama_cpp_within_a_step_and_leaves_the_cache_as_before_it(
+    smollm2: Any, sample_retriever: Any, settings: Any
+) -> None:
+    import numpy as np
+
+    from assistant.llm import Interrupt, _prompt_tokens, prefill_steps
+
+    llama = smollm2.client
+    messages = _messages(sample_retriever, settings, QUESTION)
+    tokens = _prompt_tokens(llama, messages)
+    assert tokens is not None and len(tokens) > 200
+    llama.n_tokens = 0
+    llama.eval(tokens[:100])
+    llama.eval(tokens[100:])
+    expected = _last_logits(llama)
+    interrupt = Interrupt.of(smollm2)
+    assert interrupt is not None
+    llama.n_tokens = 0
+    llama.eval(tokens[:100])
+    interrupt.set()
+    try:
+        with pytest.raises(RuntimeError):  # llama.cpp asked the flag and stopped
+            llama.eval(tokens[100:])
+        assert llama.n_tokens == 100
+        assert list(prefill_steps(smollm2, messages, step=40, interrupt=interrupt)) == [100]
+    finally:
+        interrupt.clear()
+    llama.eval(tokens[100:])  # goes on from the cache as it was before the interrupted step
+    assert np.array_equal(_last_logits(llama), expected)
+
+
+def test_enter_interrupts_the_step_under_way(typing_chat: tuple[Any, Any], smollm2: Any, monkeypatch: Any) -> None:
+    import threading
+
+    _chat, typeahead = typing_chat
+    llama = smollm2.client
+    typeahead.step = 100_000  # the whole prompt in one step: it is under way when enter comes
+    started = threading.Event()
+    original = llama.eval
+
+    def eval_and_tell(tokens: Any) -> None:
+        started.set()
+        original(tokens)
+
+    monkeypatch.setattr(llama, "eval", eval_and_tell)
+    llama.n_tokens = 0
+    typeahead.draft(QUESTION)
+    assert started.wait(120), "the draft was never read"
+    typeahead.hold()  # returns once the reader has stopped
+    try:
+        assert llama.n_tokens == 0  # the step was stopped and dropped, not read to its end
+        assert typeahead.last is not None and typeahead.last.tokens == 0 and not typeahead.errors
+        assert llama._assistant_interrupt.is_set() is False  # the answer may read
+    finally:
+        typeahead.release()
+
+
 def _read_until(fd: int, needle: bytes, limit: float = 180.0) -> bytes:
     seen = b""
     end = time.monotonic() + limit
