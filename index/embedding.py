@@ -124,8 +124,9 @@ class LocalEmbeddings(Embeddings):
         """Embed a question and its parts, in bfloat16 where the CPU computes it natively (AVX-512 BF16).
 
         Half the time of float32 on such a CPU; each vector's cosine to its float32 one is above 0.9999
-        (BENCHMARKS.md, scale, sessions 13–14). Passages are always embedded in float32, so stored vectors do not depend
-        on the CPU that wrote them.
+        (BENCHMARKS.md, scale, sessions 13–14). Also for sentences compared with a question and then dropped
+        (`SentenceCloseness`). Passages are always embedded in float32, so stored vectors do not depend on the CPU that
+        wrote them.
         """
         import torch
 
