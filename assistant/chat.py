@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
-from assistant.answer import answer, answer_prompt, prompt_inputs
+from assistant.answer import answer, answer_prompt, plan_answer, prompt_inputs
 from assistant.llm import prefill
 from assistant.prompting import load_prompt
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 _TURNS_KEPT = 3
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|his|hers|them|their|it|its|that|this|those)\b", re.IGNORECASE)
 _ANSWER_CHARS_KEPT = 400
+_WARM_QUESTION = "What happened?"  # no name or outlet: it goes through search, the checks and the excerpts
 
 
 @dataclass
@@ -38,27 +40,40 @@ class Chat:
     history: list[tuple[str, str]] = field(default_factory=list)  # (standalone question, answer text)
     last: Answer | None = None
     filters: Filters | None = None  # outlets and dates the whole conversation keeps to
-    _warming: threading.Thread | None = field(default=None, repr=False)
+    _warming: list[threading.Thread] = field(default_factory=list, repr=False)
     typeahead: Typeahead | None = field(default=None, repr=False)
     # The sentences of each passage in the prompt the typeahead read last (`Plan.excerpts`): where just as good, the
     # answer's prompt shows the same ones, so it can reuse what was read.
     read_ahead: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     def warm_up(self) -> None:
-        """Read the fixed start of the answer prompt into the local model's cache, in the background.
+        """Get ready for the first question in the background: the model and the index, side by side.
 
-        llama.cpp reuses the longest cached prefix of a prompt, so the first question then costs only its passages
-        (about 4 s less on 2 cores for Qwen-1.5B). `ask` waits for it to finish.
+        - Read the fixed start of the answer prompt into the local model's cache. llama.cpp reuses the longest cached
+          prefix of a prompt, so the first question then costs only its passages (about 4 s less on 2 cores for
+          Qwen-1.5B).
+        - Plan an answer to a throwaway question: the first retrieval of a process imports sentence-transformers and
+          Chroma and loads MiniLM and the index's word lists, 6-8 s on 2 cores that the first question would
+          otherwise wait for after enter (BENCHMARKS.md).
+
+        Run side by side, both are done ~1-2 s sooner than one after the other. `ask` and the typeahead wait for them.
         """
         messages = answer_prompt().format_messages(**prompt_inputs("", ""))
-        self._warming = threading.Thread(target=prefill, args=(self.llm, messages), daemon=True)
-        self._warming.start()
+        self._warming = [
+            threading.Thread(target=self._warm_retrieval, daemon=True),
+            threading.Thread(target=prefill, args=(self.llm, messages), daemon=True),
+        ]
+        for thread in self._warming:
+            thread.start()
+
+    def _warm_retrieval(self) -> None:
+        with contextlib.suppress(Exception):  # the first real question meets the same error and says it
+            plan_answer(_WARM_QUESTION, settings=self.settings, retriever=self.retriever, filters=self.filters)
 
     def wait_warm(self) -> None:
         """Wait for `warm_up` to finish (if it ran)."""
-        warming = self._warming
-        if warming is not None:
-            warming.join()
+        for thread in list(self._warming):
+            thread.join()
 
     def start_typeahead(self) -> Typeahead:
         """Read the prompt of the question being typed ahead of enter (see assistant/typeahead.py); feed it with

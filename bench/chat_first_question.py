@@ -54,8 +54,7 @@ def one(warm: bool) -> dict[str, float]:
     session = Chat(settings, make_chat_model(settings.model, settings), open_retriever(settings))
     if warm:
         session.warm_up()
-        assert session._warming is not None
-        session._warming.join()
+        session.wait_warm()
     first: list[float] = []
     start = time.perf_counter()
     session.ask(QUESTION, on_token=lambda _: first or first.append(time.perf_counter()))

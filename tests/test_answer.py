@@ -132,6 +132,21 @@ def test_chat_rewrites_follow_ups_before_retrieval(sample_retriever, settings) -
     assert chat.last is second and len(chat.history) == 2
 
 
+def test_chat_warm_up_loads_the_embedder_and_opens_the_index_before_the_first_question(sample_home) -> None:  # type: ignore[no-untyped-def]
+    from assistant.retrieval import open_retriever
+    from assistant.settings import load_settings
+
+    settings = load_settings(home=sample_home)
+    retriever = open_retriever(settings, create=False)  # a fresh embedder and store, nothing loaded yet
+    fake = RecordingChatModel(messages=iter([]))
+    chat = Chat(settings, fake, retriever)
+    assert "model" not in vars(retriever.store.embeddings)
+    chat.warm_up()
+    chat.wait_warm()
+    assert "model" in vars(retriever.store.embeddings)  # MiniLM loaded (and the search it ran went through Chroma)
+    assert fake.prompts == [] and chat.history == []  # the throwaway question reached no model and no history
+
+
 def test_fake_factory_model_quotes_passage_one(sample_retriever, settings) -> None:  # type: ignore[no-untyped-def]
     from assistant.llm import make_chat_model
 
