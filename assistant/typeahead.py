@@ -6,9 +6,8 @@ pauses, `Typeahead` retrieves for it as `ask` would and reads that prompt into l
 at a time. At enter, the answer's prompt reuses the longest prefix it shares with what was read: when the last
 words typed do not change the passages, only the question itself is left to read.
 
-Only one thread may use the model and the index at a time: `hold()` (called by `Chat.ask`) stops the reading within
-its current step (a local model is interrupted mid-step; its tokens are dropped) and waits for it; `release()` lets it
-go on with the next draft.
+Only one thread may use the model and the index at a time: `hold()` (called by `Chat.ask`) stops the reading after
+its current step and waits for it; `release()` lets it go on with the next draft.
 """
 
 from __future__ import annotations
@@ -19,14 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.answer import plan_answer
-from assistant.llm import Interrupt, prefill_steps
+from assistant.llm import prefill_steps
 
 if TYPE_CHECKING:
     from assistant.chat import Chat
 
 PAUSE_S = 0.3  # a draft is read once typing has paused this long (keystrokes come every ~0.1-0.3 s)
-# Tokens read per step: steps of 32 read ~20% slower than one big batch on 2 cores (63 against 81 tokens/s), steps of
-# 64 about as fast (79). Enter interrupts the step under way (models without an `Interrupt` finish it first).
+# Tokens read per step. Enter waits for the step under way; steps of 32 read ~20% slower than one big batch on 2 cores
+# (63 against 81 tokens/s), steps of 64 about as fast (79).
 STEP = 64
 MIN_WORDS = 3
 
@@ -67,17 +66,12 @@ class Typeahead:
             self._cond.notify_all()
 
     def hold(self) -> None:
-        """Stop reading (within the current step) and wait until the model and index are free."""
-        interrupt = Interrupt.of(self.chat.llm)
+        """Stop reading after the current step and wait until the model and index are free."""
         with self._cond:
             self._held = True
             self._cond.notify_all()
-            if interrupt is not None and self._busy:
-                interrupt.set()
             while self._busy:
                 self._cond.wait()
-            if interrupt is not None:
-                interrupt.clear()
 
     def release(self) -> None:
         """Let reading go on (with the next draft)."""
@@ -146,7 +140,7 @@ class Typeahead:
         if not messages:
             return
         chat.read_ahead = plan.excerpts
-        for done in prefill_steps(chat.llm, messages, step=self.step, interrupt=Interrupt.of(chat.llm)):
+        for done in prefill_steps(chat.llm, messages, step=self.step):
             prepared.tokens_read = done
             with self._cond:
                 # Stop for enter, or for a newer draft that has paused; go on while the user is still typing,
@@ -154,9 +148,6 @@ class Typeahead:
                 newer = self._draft.strip() != text and time.monotonic() - self._changed >= self.pause
                 if self._held or self._closed or newer:
                     return
-        with self._cond:
-            if self._held or self._closed:  # enter interrupted the last step
-                return
         prepared.tokens = prepared.tokens_read
 
     def _whole_words(self, text: str) -> str:

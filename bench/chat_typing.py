@@ -80,8 +80,10 @@ def main() -> None:
     def counting_eval(tokens: Any) -> None:
         reads.append(len(tokens))
         began = time.perf_counter()
-        original_eval(tokens)
-        spans.append((began, time.perf_counter()))
+        try:
+            original_eval(tokens)
+        finally:  # an interrupted read raises: its span still lines up with its count
+            spans.append((began, time.perf_counter()))
 
     llama.eval = counting_eval
     typeahead = chat.start_typeahead()
