@@ -200,16 +200,21 @@ def ask(
     Example: assistant ask "What did Okafor say about the sailors?" --source "The Lisport Observer"
     """
     with _errors():
-        from assistant.answer import answer
+        from assistant.answer import answer, answer_prompt, prompt_inputs
         from assistant.llm import lazy_chat_model
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
         filters = _filters(source, since, until)
         retriever = _open_index(settings)
-        llm = lazy_chat_model(settings.model, settings)
+        # A local model loads and reads the prompt's fixed start while retrieval runs (see `ModelLoader`).
+        start = answer_prompt().format_messages(**prompt_inputs("", ""))
+        llm = lazy_chat_model(settings.model, settings, read_ahead=start)
         stream = None if as_json else _streamer()
-        result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream, filters=filters)
+        try:
+            result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream, filters=filters)
+        finally:
+            llm.close()
         if as_json:
             print(json.dumps(result.to_dict(), ensure_ascii=False))
         else:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import os
 import re
@@ -50,17 +51,79 @@ def check_model_spec(spec: str) -> None:
         )
 
 
-def lazy_chat_model(spec: str, settings: Settings) -> Callable[[], BaseChatModel]:
-    """Check `spec` now and return a loader that builds the model on first call (quote-first answers need none)."""
+def lazy_chat_model(spec: str, settings: Settings, read_ahead: Sequence[BaseMessage] | None = None) -> ModelLoader:
+    """Check `spec` now and return a loader that builds the model on first call (quote-first answers need none).
+
+    With `read_ahead` (the fixed start of the answer prompt), a local GGUF model is loaded at once in the background
+    and reads those messages into its cache while retrieval runs; see `ModelLoader`.
+    """
     check_model_spec(spec)
-    loaded: list[BaseChatModel] = []
+    return ModelLoader(spec, settings, read_ahead)
 
-    def load() -> BaseChatModel:
-        if not loaded:
-            loaded.append(make_chat_model(spec, settings))
-        return loaded[0]
 
-    return load
+def _is_local(spec: str) -> bool:
+    return spec in {"local", "smollm2"} or spec.startswith("gguf:")
+
+
+class ModelLoader:
+    """A chat model built on first call. With `read_ahead`, a local model is loaded and reads those messages on a
+    background thread from the start: a one-shot `ask` spends ~6-8 s on 2 cores importing and loading what
+    retrieval needs, long enough to load the model and read the ~280 tokens of the system rules (BENCHMARKS.md).
+    The first call waits for that thread. `close()` stops a reading no answer needs (a quote-first answer, a
+    refusal) within a step, so the process can exit at once.
+    """
+
+    def __init__(self, spec: str, settings: Settings, read_ahead: Sequence[BaseMessage] | None = None) -> None:
+        import threading
+
+        self.spec = spec
+        self.settings = settings
+        self._model: BaseChatModel | None = None
+        self._interrupt: Interrupt | None = None
+        self._error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        if read_ahead and _is_local(spec):
+            self._thread = threading.Thread(target=self._load_and_read, args=(list(read_ahead),), daemon=True)
+            self._thread.start()
+
+    def _load_and_read(self, messages: list[BaseMessage]) -> None:
+        try:
+            model = make_chat_model(self.spec, self.settings)
+            self._interrupt = Interrupt.of(model)
+            self._model = model
+            if not self._stopping.is_set():
+                for _ in prefill_steps(model, messages, step=512, interrupt=self._interrupt):
+                    pass
+        except BaseException as exc:  # raised again by the call that needs the model
+            self._error = exc
+
+    def _join(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+            if self._interrupt is not None:
+                self._interrupt.clear()
+            if self._error is not None:
+                raise self._error
+
+    def __call__(self) -> BaseChatModel:
+        self._join()
+        if self._model is None:
+            self._model = make_chat_model(self.spec, self.settings)
+        return self._model
+
+    def close(self) -> None:
+        """Stop the background reading (if still under way) and wait for it; a load error no one asked for is
+        dropped."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        if self._interrupt is not None:
+            self._interrupt.set()
+        self._error = None
+        with contextlib.suppress(BaseException):
+            self._join()
 
 
 def make_chat_model(spec: str, settings: Settings) -> BaseChatModel:

@@ -212,30 +212,26 @@ def test_an_interrupt_stops_llama_cpp_within_a_step_and_leaves_the_cache_as_befo
     assert np.array_equal(_last_logits(llama), expected)
 
 
-def test_enter_interrupts_the_step_under_way(typing_chat: tuple[Any, Any], smollm2: Any, monkeypatch: Any) -> None:
-    import threading
+def test_a_model_loader_reads_the_prompt_start_in_the_background(smollm2: Any, reads: list[int]) -> None:
+    from assistant.answer import answer_prompt, prompt_inputs
+    from assistant.llm import _prompt_tokens, lazy_chat_model
+    from assistant.settings import load_settings
 
-    _chat, typeahead = typing_chat
-    llama = smollm2.client
-    typeahead.step = 100_000  # the whole prompt in one step: it is under way when enter comes
-    started = threading.Event()
-    original = llama.eval
+    start = answer_prompt().format_messages(**prompt_inputs("", ""))
+    smollm2.client.n_tokens = 0
+    loader = lazy_chat_model("smollm2", load_settings(), read_ahead=start)
+    model = loader()  # waits for the background load and read
+    assert model is smollm2  # the process's one load of this model
+    tokens = _prompt_tokens(smollm2.client, start)
+    assert tokens is not None and smollm2.client.n_tokens == len(tokens) == sum(reads) > 100
+    loader.close()  # nothing left to stop
 
-    def eval_and_tell(tokens: Any) -> None:
-        started.set()
-        original(tokens)
-
-    monkeypatch.setattr(llama, "eval", eval_and_tell)
-    llama.n_tokens = 0
-    typeahead.draft(QUESTION)
-    assert started.wait(120), "the draft was never read"
-    typeahead.hold()  # returns once the reader has stopped
-    try:
-        assert llama.n_tokens == 0  # the step was stopped and dropped, not read to its end
-        assert typeahead.last is not None and typeahead.last.tokens == 0 and not typeahead.errors
-        assert llama._assistant_interrupt.is_set() is False  # the answer may read
-    finally:
-        typeahead.release()
+    # Closed before anyone asks: the reading stops (or had finished) and the model can still be had.
+    smollm2.client.n_tokens = 0
+    stopped = lazy_chat_model("smollm2", load_settings(), read_ahead=start)
+    stopped.close()
+    assert smollm2.client.n_tokens <= len(tokens) and stopped() is smollm2
+    assert not smollm2.client._assistant_interrupt.is_set()
 
 
 def _read_until(fd: int, needle: bytes, limit: float = 180.0) -> bytes:
