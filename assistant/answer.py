@@ -131,8 +131,8 @@ class SentenceCloseness:
             if len(self._vectors) + len(missing) > self._LIMIT:
                 self._vectors.clear()
             # MiniLM embeds questions and passages alike: one batch holds the question too. These vectors are compared
-            # and dropped, never stored: they are embedded as a question is (in bfloat16 where the CPU has it: 102
-            # against 156 ms p50 on MultiHop, the same sentences shown for 100 of 100 questions; BENCHMARKS.md).
+            # and dropped, never stored: they are embedded as a question is (in bfloat16 where the CPU has it: 86
+            # against 134 ms p50 on MultiHop, the same sentences shown for 100 of 100 questions; BENCHMARKS.md).
             ask = missing if self._question_vector is not None else [self.question, *missing]
             embed = getattr(self.embeddings, "embed_questions", self.embeddings.embed_documents)
             vectors = [np.asarray(v) for v in embed(ask)]
