@@ -202,13 +202,15 @@ def ask(
     with _errors():
         from assistant.answer import answer, answer_prompt, prompt_inputs
         from assistant.llm import lazy_chat_model
+        from assistant.quoting import parse_quote_question
 
         flags = {"home": index_dir, "model": model, "embedder": embedder, "chroma_url": chroma_url}
         settings = _retrieval_overrides(_settings(config, **flags), k)
         filters = _filters(source, since, until)
         retriever = _open_index(settings)
-        # A local model loads and reads the prompt's fixed start while retrieval runs (see `ModelLoader`).
-        start = answer_prompt().format_messages(**prompt_inputs("", ""))
+        # A local model loads and reads the prompt's fixed start while retrieval runs (see `ModelLoader`); not for
+        # a question that quote-first will likely answer without it (the load would only hold its exit back).
+        start = None if parse_quote_question(question) else answer_prompt().format_messages(**prompt_inputs("", ""))
         llm = lazy_chat_model(settings.model, settings, read_ahead=start)
         stream = None if as_json else _streamer()
         try:
