@@ -271,6 +271,12 @@ def answer_prompt() -> ChatPromptTemplate:
     return ChatPromptTemplate.from_messages([("system", system), ("human", user)]).partial(refusal=REFUSAL)
 
 
+def prompt_start() -> list[BaseMessage]:
+    """The answer prompt with no passages and no question: its start (system rules, the user message's opening line)
+    is the same for every question, so chat and `ask` have a local model read it ahead (llama.cpp reuses it)."""
+    return answer_prompt().format_messages(**prompt_inputs("", ""))
+
+
 def prompt_inputs(passages: str, question: str) -> dict[str, str]:
     """The user message's variables: the numbered passages, the question, and the closing line for its kind.
 

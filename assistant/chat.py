@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
-from assistant.answer import answer, answer_prompt, plan_answer, prompt_inputs
+from assistant.answer import answer, plan_answer, prompt_start
 from assistant.llm import prefill
 from assistant.prompting import load_prompt
 
@@ -58,7 +58,7 @@ class Chat:
 
         Run side by side, both are done ~1-2 s sooner than one after the other. `ask` and the typeahead wait for them.
         """
-        messages = answer_prompt().format_messages(**prompt_inputs("", ""))
+        messages = prompt_start()
         self._warming = [
             threading.Thread(target=self._warm_retrieval, daemon=True),
             threading.Thread(target=prefill, args=(self.llm, messages), daemon=True),

@@ -200,7 +200,7 @@ def ask(
     Example: assistant ask "What did Okafor say about the sailors?" --source "The Lisport Observer"
     """
     with _errors():
-        from assistant.answer import answer, answer_prompt, prompt_inputs
+        from assistant.answer import answer, prompt_start
         from assistant.llm import lazy_chat_model
         from assistant.quoting import parse_quote_question
 
@@ -210,7 +210,7 @@ def ask(
         retriever = _open_index(settings)
         # A local model loads and reads the prompt's fixed start while retrieval runs (see `ModelLoader`); not for
         # a question that quote-first will likely answer without it (the load would only hold its exit back).
-        start = None if parse_quote_question(question) else answer_prompt().format_messages(**prompt_inputs("", ""))
+        start = None if parse_quote_question(question) else prompt_start()
         llm = lazy_chat_model(settings.model, settings, read_ahead=start)
         stream = None if as_json else _streamer()
         try:

@@ -56,7 +56,7 @@ def main() -> None:
     import latency
     from latency import FirstToken
 
-    from assistant.answer import answer_prompt, prompt_inputs
+    from assistant.answer import prompt_start
     from assistant.chat import Chat
     from assistant.llm import make_chat_model, prefill
     from assistant.retrieval import open_retriever
@@ -71,7 +71,7 @@ def main() -> None:
     llama = chat.llm.client  # type: ignore[attr-defined]
     chat.warm_up()
     chat.wait_warm()
-    start_messages = answer_prompt().format_messages(**prompt_inputs("", ""))  # what `warm_up` reads
+    start_messages = prompt_start()  # what `warm_up` reads
     reads: list[int] = []
     original_eval = llama.eval
 

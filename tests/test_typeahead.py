@@ -213,11 +213,11 @@ def test_an_interrupt_stops_llama_cpp_within_a_step_and_leaves_the_cache_as_befo
 
 
 def test_a_model_loader_reads_the_prompt_start_in_the_background(smollm2: Any, reads: list[int]) -> None:
-    from assistant.answer import answer_prompt, prompt_inputs
+    from assistant.answer import prompt_start
     from assistant.llm import _prompt_tokens, lazy_chat_model
     from assistant.settings import load_settings
 
-    start = answer_prompt().format_messages(**prompt_inputs("", ""))
+    start = prompt_start()
     smollm2.client.n_tokens = 0
     loader = lazy_chat_model("smollm2", load_settings(), read_ahead=start)
     model = loader()  # waits for the background load and read
