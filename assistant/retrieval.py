@@ -211,8 +211,12 @@ class Retriever:
         return [fuse([(d, self.dense_weight), (lx, self.lexical_weight)]) for d, lx in rankings]
 
     def _with_cosine(self, passages: list[Passage], vector: list[float]) -> list[Passage]:
-        known = self.store.vectors([p.chunk_id for p in passages])
-        return [replace(p, score=_dot(known[p.chunk_id], vector) if p.chunk_id in known else 0.0) for p in passages]
+        import numpy as np
+
+        known = self.store.unit_vectors([p.chunk_id for p in passages])
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        return [replace(p, score=float(known[p.chunk_id] @ query) if p.chunk_id in known else 0.0) for p in passages]
 
 
 def feedback_words(query: str, texts: list[str]) -> list[str]:
@@ -256,10 +260,6 @@ def _when_named(text: str, filters: Filters) -> Filters:
 
 def _day_key(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
-
-
-def _dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=False))
 
 
 def _names(query: str) -> list[re.Pattern[str]]:

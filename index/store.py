@@ -438,21 +438,15 @@ class Store:
         result = self.collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]  # chromadb's stubs want numpy or Sequence
             n_results=k,
-            include=["metadatas", "distances"],
+            include=["distances"],
             **scope,
         )
-        ids = result["ids"][0]
-        metas = (result["metadatas"] or [[]])[0]
+        # Passages come from the catalog: Chroma holds vectors and metadata only (storing the text there too kept it
+        # three times over: about 10 kB a passage, BENCHMARKS.md, scale). Its metadata is not read back either: that
+        # doubled a query's time on a Chroma server (7 ms against 3.5 at 100k), and the catalog keeps the same.
+        # A vector whose catalog row is gone (an interrupted remove) is no passage.
         dists = (result["distances"] or [[]])[0]
-        # Texts come from the catalog: Chroma holds vectors and metadata only. Storing the text there too kept it
-        # three times over (document, value index, trigram index): about 10 kB a passage (BENCHMARKS.md, scale).
-        marks = ",".join("?" * len(ids))
-        texts = dict(self.db.execute(f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", ids).fetchall())
-        return [
-            _passage(cid, texts[cid], meta, 1.0 - dist)
-            for cid, meta, dist in zip(ids, metas, dists, strict=False)
-            if cid in texts  # a vector whose catalog row is gone (an interrupted remove) is not a passage
-        ]
+        return self._catalog_passages([(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], dists, strict=True)])
 
     def _filtered_vectors(self, filters: Filters) -> tuple[list[str], Any] | None:
         """(chunk ids, float32 matrix of their vectors) of the passages a filter allows; None past the limit.
@@ -702,6 +696,22 @@ class Store:
         embeddings = got["embeddings"] if got["embeddings"] is not None else []
         return {cid: list(map(float, vec)) for cid, vec in zip(got["ids"], embeddings, strict=False)}
 
+    def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[str, Any]:
+        """The stored embeddings of the given chunks as unit float32 arrays: from the catalog's copy (float16), else
+        from the vector store. The catalog is local even when Chroma is a server, and one read serves them all."""
+        import numpy as np
+
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(f"SELECT chunk_id, vector FROM chunk_vectors WHERE chunk_id IN ({marks})", chunk_ids)
+        found = {cid: np.frombuffer(blob, dtype="<f2").astype(np.float32) for cid, blob in rows}
+        missing = [cid for cid in chunk_ids if cid not in found]
+        for cid, vector in self.vectors(missing).items():  # an index made before the catalog kept vectors
+            v = np.asarray(vector, dtype=np.float32)
+            found[cid] = v / (np.linalg.norm(v) or 1.0)
+        return found
+
     def close(self) -> None:
         """Close the catalog connection."""
         self.db.close()
@@ -800,19 +810,3 @@ def _chunk_metadata(article: Article, chunk: Chunk) -> dict[str, str | int]:
         "published_day": date_key(article.published_at),
         "path": article.path,
     }
-
-
-def _passage(cid: str, text: str, meta: Any, score: float) -> Passage:
-    return Passage(
-        chunk_id=cid,
-        doc_id=str(meta["doc_id"]),
-        chunk_no=int(meta["chunk_no"]),
-        title=str(meta["title"]),
-        source=str(meta["source"]),
-        published_at=str(meta["published_at"]),
-        path=str(meta["path"]),
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        text=text,
-        score=float(score),
-    )
