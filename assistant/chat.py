@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
 from assistant.answer import answer, plan_answer, prompt_start
-from assistant.llm import prefill
+from assistant.llm import prefill_saved
 from assistant.prompting import load_prompt
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Chat:
 
         - Read the fixed start of the answer prompt into the local model's cache. llama.cpp reuses the longest cached
           prefix of a prompt, so the first question then costs only its passages (about 4 s less on 2 cores for
-          Qwen-1.5B).
+          Qwen-1.5B). After the first chat, that cache is loaded from a file instead (`prefill_saved`).
         - Plan an answer to a throwaway question: the first retrieval of a process imports sentence-transformers and
           Chroma and loads MiniLM and the index's word lists, 6-8 s on 2 cores that the first question would
           otherwise wait for after enter (BENCHMARKS.md).
@@ -61,7 +61,7 @@ class Chat:
         messages = prompt_start()
         self._warming = [
             threading.Thread(target=self._warm_retrieval, daemon=True),
-            threading.Thread(target=prefill, args=(self.llm, messages), daemon=True),
+            threading.Thread(target=prefill_saved, args=(self.llm, messages, self.settings.cache_dir), daemon=True),
         ]
         for thread in self._warming:
             thread.start()

@@ -93,8 +93,7 @@ class ModelLoader:
             self._interrupt = Interrupt.of(model)
             self._model = model
             if not self._stopping.is_set():
-                for _ in prefill_steps(model, messages, step=512, interrupt=self._interrupt):
-                    pass
+                prefill_saved(model, messages, self.settings.cache_dir, self._interrupt)
         except BaseException as exc:  # raised again by the call that needs the model
             self._error = exc
 
@@ -238,6 +237,103 @@ def prefill(model: BaseChatModel, messages: Sequence[BaseMessage]) -> None:
     """Read `messages` into a local model's prompt cache, all at once (see `prefill_steps`)."""
     for _ in prefill_steps(model, messages, step=512):
         pass
+
+
+def prefill_saved(
+    model: BaseChatModel, messages: Sequence[BaseMessage], states_dir: Path, interrupt: Interrupt | None = None
+) -> None:
+    """Read `messages` (the fixed start of a prompt) into a local model's cache, from a file when one was saved.
+
+    Reading the ~280 tokens of the answer prompt's start costs ~3 s of both cores on this CPU, in every process that
+    answers (chat's warm-up, `ask`'s read-ahead), at the same time as retrieval's imports. llama.cpp can write its
+    state (the cache of those tokens: ~8 MB for Qwen-1.5B) to a file and read it back in milliseconds. The file's
+    name is a hash of everything the state depends on: the model file, the llama.cpp build and CPU features, the
+    context settings and the tokens. A file that does not load, or holds other tokens, is read anew and replaced.
+    A reading stopped by `interrupt` is not saved. Models that are not local GGUF ones are read as by `prefill`.
+    """
+    if not is_llama_cpp(model):
+        return
+    llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
+    tokens = _prompt_tokens(llama, messages)
+    path = _state_path(llama, tokens, states_dir) if tokens else None
+    if path is None or not tokens:
+        for _ in prefill_steps(model, messages, step=512, interrupt=interrupt):
+            pass
+        return
+    if llama.n_tokens == 0 and path.is_file() and _load_state(llama, path, tokens):
+        return
+    for _ in prefill_steps(model, messages, step=512, interrupt=interrupt):
+        pass
+    if llama.n_tokens == len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens:
+        _save_state(llama, path, tokens)
+
+
+def _state_path(llama: Any, tokens: list[int], states_dir: Path) -> Path | None:
+    import hashlib
+
+    import llama_cpp
+
+    try:
+        stat = os.stat(llama.model_path)
+        context = llama.context_params
+        facts = [
+            os.path.realpath(llama.model_path),
+            stat.st_size,
+            stat.st_mtime_ns,
+            llama_cpp.__version__,
+            llama_cpp.llama_print_system_info(),
+            *(repr(getattr(context, name, None)) for name in _STATE_CONTEXT_FIELDS),
+            tokens,
+        ]
+    except (OSError, AttributeError):
+        return None
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:24]
+    return states_dir / "prompt-states" / f"{Path(llama.model_path).stem}-{digest}.state"
+
+
+# The context settings a saved state depends on (llama_context_params).
+_STATE_CONTEXT_FIELDS = (
+    *("n_ctx", "n_batch", "n_ubatch", "n_seq_max", "type_k", "type_v", "flash_attn_type", "flash_attn", "swa_full"),
+    *("kv_unified", "rope_freq_base", "rope_freq_scale", "attention_type"),
+)
+
+
+def _load_state(llama: Any, path: Path, tokens: list[int]) -> bool:
+    """Load a saved state into an empty cache; False (and the cache left empty) unless it holds exactly `tokens`."""
+    import ctypes
+
+    import llama_cpp
+
+    found = (llama_cpp.llama_token * (len(tokens) + 1))()
+    count = ctypes.c_size_t(0)
+    loaded = llama_cpp.llama_state_load_file(
+        llama._ctx.ctx, str(path).encode(), found, len(tokens) + 1, ctypes.byref(count)
+    )
+    if loaded and list(found[: count.value]) == tokens:
+        llama.input_ids[: len(tokens)] = tokens
+        llama.n_tokens = len(tokens)
+        return True
+    llama._ctx.kv_cache_clear()
+    llama.n_tokens = 0
+    return False
+
+
+def _save_state(llama: Any, path: Path, tokens: list[int]) -> None:
+    """Write the cache (holding exactly `tokens`) to `path`, replacing other saved states of the same model file."""
+    import llama_cpp
+
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        array = (llama_cpp.llama_token * len(tokens))(*tokens)
+        if not llama_cpp.llama_state_save_file(llama._ctx.ctx, str(partial).encode(), array, len(tokens)):
+            partial.unlink(missing_ok=True)
+            return
+        os.replace(partial, path)
+        stem = path.name.rsplit("-", 1)[0]
+        for old in path.parent.glob(f"{stem}-*.state"):
+            if old != path:
+                old.unlink(missing_ok=True)
 
 
 class Interrupt:

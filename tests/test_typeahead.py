@@ -212,14 +212,70 @@ def test_an_interrupt_stops_llama_cpp_within_a_step_and_leaves_the_cache_as_befo
     assert np.array_equal(_last_logits(llama), expected)
 
 
-def test_a_model_loader_reads_the_prompt_start_in_the_background(smollm2: Any, reads: list[int]) -> None:
+def test_the_prompt_start_is_saved_once_then_loaded_with_the_same_logits(
+    smollm2: Any, reads: list[int], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from assistant.answer import prompt_start
+    from assistant.llm import _prompt_tokens, prefill_saved
+
+    llama = smollm2.client
+    start = prompt_start()
+    tokens = _prompt_tokens(llama, start)
+    assert tokens is not None
+    rest = llama.tokenize(b"\n\n[1] Harbor City council votes to expand the tram line", add_bos=False)
+    llama.n_tokens = 0
+    prefill_saved(smollm2, start, tmp_path)  # nothing saved yet: read, then saved
+    assert sum(reads) == llama.n_tokens == len(tokens)
+    (saved,) = (tmp_path / "prompt-states").glob("*.state")
+    llama.eval(rest)
+    expected = _last_logits(llama)
+
+    llama.n_tokens = 0
+    llama.eval(rest)  # the cache now holds other tokens, which the load must replace
+    llama.n_tokens = 0
+    reads.clear()
+    prefill_saved(smollm2, start, tmp_path)
+    assert reads == [] and llama.n_tokens == len(tokens)
+    assert llama.input_ids[: len(tokens)].tolist() == tokens
+    llama.eval(rest)
+    assert np.allclose(_last_logits(llama), expected, atol=1e-4)
+
+    saved.write_bytes(b"not a llama.cpp state")  # a broken file is read anew and replaced
+    llama.n_tokens = 0
+    reads.clear()
+    prefill_saved(smollm2, start, tmp_path)
+    assert sum(reads) == llama.n_tokens == len(tokens)
+    assert saved.stat().st_size > 100_000
+
+
+def test_a_prompt_start_whose_reading_was_interrupted_is_not_saved(smollm2: Any, tmp_path: Path) -> None:
+    from assistant.answer import prompt_start
+    from assistant.llm import Interrupt, prefill_saved
+
+    interrupt = Interrupt.of(smollm2)
+    assert interrupt is not None
+    smollm2.client.n_tokens = 0
+    interrupt.set()
+    try:
+        prefill_saved(smollm2, prompt_start(), tmp_path, interrupt)
+    finally:
+        interrupt.clear()
+    assert smollm2.client.n_tokens == 0
+    assert not list(tmp_path.rglob("*.state"))
+
+
+def test_a_model_loader_reads_the_prompt_start_in_the_background(
+    smollm2: Any, reads: list[int], tmp_path: Path
+) -> None:
     from assistant.answer import prompt_start
     from assistant.llm import _prompt_tokens, lazy_chat_model
     from assistant.settings import load_settings
 
     start = prompt_start()
     smollm2.client.n_tokens = 0
-    loader = lazy_chat_model("smollm2", load_settings(), read_ahead=start)
+    loader = lazy_chat_model("smollm2", load_settings(cache_dir=tmp_path), read_ahead=start)  # no state saved yet
     model = loader()  # waits for the background load and read
     assert model is smollm2  # the process's one load of this model
     tokens = _prompt_tokens(smollm2.client, start)
@@ -228,7 +284,7 @@ def test_a_model_loader_reads_the_prompt_start_in_the_background(smollm2: Any, r
 
     # Closed before anyone asks: the reading stops (or had finished) and the model can still be had.
     smollm2.client.n_tokens = 0
-    stopped = lazy_chat_model("smollm2", load_settings(), read_ahead=start)
+    stopped = lazy_chat_model("smollm2", load_settings(cache_dir=tmp_path / "none"), read_ahead=start)
     stopped.close()
     assert smollm2.client.n_tokens <= len(tokens) and stopped() is smollm2
     assert not smollm2.client._assistant_interrupt.is_set()
