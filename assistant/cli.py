@@ -209,9 +209,10 @@ def ask(
         filters = _filters(source, since, until)
         retriever = _open_index(settings)
         # A local model loads and reads the prompt's fixed start while retrieval runs (see `ModelLoader`); not for
-        # a question that quote-first will likely answer without it (the load would only hold its exit back).
-        start = None if parse_quote_question(question) else prompt_start()
-        llm = lazy_chat_model(settings.model, settings, read_ahead=start)
+        # a question that quote-first will likely answer without it (the load would only hold its exit back): that
+        # one loads the model only if it needs it after all.
+        ahead = not parse_quote_question(question)
+        llm = lazy_chat_model(settings.model, settings, read_ahead=prompt_start(), background=ahead)
         stream = None if as_json else _streamer()
         try:
             result = answer(question, settings=settings, llm=llm, retriever=retriever, on_token=stream, filters=filters)

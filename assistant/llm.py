@@ -51,14 +51,17 @@ def check_model_spec(spec: str) -> None:
         )
 
 
-def lazy_chat_model(spec: str, settings: Settings, read_ahead: Sequence[BaseMessage] | None = None) -> ModelLoader:
+def lazy_chat_model(
+    spec: str, settings: Settings, read_ahead: Sequence[BaseMessage] | None = None, *, background: bool = True
+) -> ModelLoader:
     """Check `spec` now and return a loader that builds the model on first call (quote-first answers need none).
 
     With `read_ahead` (the fixed start of the answer prompt), a local GGUF model is loaded at once in the background
-    and reads those messages into its cache while retrieval runs; see `ModelLoader`.
+    and reads those messages into its cache while retrieval runs; see `ModelLoader`. With `background=False` it is
+    loaded on first call, and reads them then (from a saved state when there is one: `prefill_saved`).
     """
     check_model_spec(spec)
-    return ModelLoader(spec, settings, read_ahead)
+    return ModelLoader(spec, settings, read_ahead, background=background)
 
 
 def _is_local(spec: str) -> bool:
@@ -73,17 +76,25 @@ class ModelLoader:
     refusal) within a step, so the process can exit at once.
     """
 
-    def __init__(self, spec: str, settings: Settings, read_ahead: Sequence[BaseMessage] | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        settings: Settings,
+        read_ahead: Sequence[BaseMessage] | None = None,
+        *,
+        background: bool = True,
+    ) -> None:
         import threading
 
         self.spec = spec
         self.settings = settings
+        self._read_ahead = list(read_ahead or [])
         self._model: BaseChatModel | None = None
         self._interrupt: Interrupt | None = None
         self._error: BaseException | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        if read_ahead and _is_local(spec):
+        if read_ahead and background and _is_local(spec):
             self._thread = threading.Thread(target=self._load_and_read, args=(list(read_ahead),), daemon=True)
             self._thread.start()
 
@@ -110,6 +121,8 @@ class ModelLoader:
         self._join()
         if self._model is None:
             self._model = make_chat_model(self.spec, self.settings)
+            if self._read_ahead:
+                prefill_saved(self._model, self._read_ahead, self.settings.cache_dir)
         return self._model
 
     def close(self) -> None:

@@ -290,6 +290,28 @@ def test_a_model_loader_reads_the_prompt_start_in_the_background(
     assert not smollm2.client._assistant_interrupt.is_set()
 
 
+def test_a_model_loader_without_background_reads_the_prompt_start_when_called(
+    smollm2: Any, reads: list[int], tmp_path: Path
+) -> None:
+    from assistant.answer import prompt_start
+    from assistant.llm import _prompt_tokens, lazy_chat_model, prefill_saved
+    from assistant.settings import load_settings
+
+    start = prompt_start()
+    tokens = _prompt_tokens(smollm2.client, start)
+    assert tokens is not None
+    smollm2.client.n_tokens = 0
+    prefill_saved(smollm2, start, tmp_path)  # an earlier process saved the state
+    smollm2.client.n_tokens = 0
+    reads.clear()
+    loader = lazy_chat_model("smollm2", load_settings(cache_dir=tmp_path), read_ahead=start, background=False)
+    time.sleep(0.2)
+    assert reads == [] and smollm2.client.n_tokens == 0  # nothing happens until the model is needed
+    assert loader() is smollm2
+    assert reads == [] and smollm2.client.n_tokens == len(tokens)  # the saved state, loaded
+    loader.close()
+
+
 def _read_until(fd: int, needle: bytes, limit: float = 180.0) -> bytes:
     seen = b""
     end = time.monotonic() + limit
