@@ -757,7 +757,7 @@ def eval_answers(
     Example: assistant eval answers --queries ../shared/eval/multihop/queries.dev.jsonl --sample 150 --records a.jsonl
     """
     with _errors():
-        from assistant.answer import answer
+        from assistant.answer import answer, prompt_start
         from assistant.errors import InputError
         from assistant.evaluation import evaluate_answers, load_queries, sample_queries
         from assistant.llm import lazy_chat_model
@@ -768,7 +768,8 @@ def eval_answers(
         if sample is not None:
             questions = sample_queries(questions, sample, seed)
         retriever = _open_index(settings)
-        llm = lazy_chat_model(settings.model, settings)  # loaded once, on the first question that needs it
+        # Loaded once, on the first question that needs it, with the prompt's fixed start (saved state, if any).
+        llm = lazy_chat_model(settings.model, settings, read_ahead=prompt_start(), background=False)
         try:
             out = records.open("w", encoding="utf-8") if records is not None else None
         except OSError as exc:
