@@ -257,27 +257,23 @@ def prefill_saved(
 ) -> None:
     """Read `messages` (the fixed start of a prompt) into a local model's cache, from a file when one was saved.
 
-    Reading the ~280 tokens of the answer prompt's start costs ~3 s of both cores on this CPU, in every process that
+    Reading the 300 tokens of the answer prompt's start costs ~4 s of both cores on this CPU, in every process that
     answers (chat's warm-up, `ask`'s read-ahead), at the same time as retrieval's imports. llama.cpp can write its
-    state (the cache of those tokens: ~8 MB for Qwen-1.5B) to a file and read it back in milliseconds. The file's
+    state (the cache of those tokens: 8.6 MB for Qwen-1.5B) to a file and read it back in milliseconds. The file's
     name is a hash of everything the state depends on: the model file, the llama.cpp build and CPU features, the
     context settings and the tokens. A file that does not load, or holds other tokens, is read anew and replaced.
-    A reading stopped by `interrupt` is not saved. Models that are not local GGUF ones are read as by `prefill`.
+    A reading stopped by `interrupt` is not saved. Other models need nothing.
     """
     if not is_llama_cpp(model):
         return
     llama = getattr(model, "client")  # noqa: B009 (ChatLlamaCpp only)
     tokens = _prompt_tokens(llama, messages)
     path = _state_path(llama, tokens, states_dir) if tokens else None
-    if path is None or not tokens:
-        for _ in prefill_steps(model, messages, step=512, interrupt=interrupt):
-            pass
-        return
-    if llama.n_tokens == 0 and path.is_file() and _load_state(llama, path, tokens):
+    if tokens and path and llama.n_tokens == 0 and path.is_file() and _load_state(llama, path, tokens):
         return
     for _ in prefill_steps(model, messages, step=512, interrupt=interrupt):
         pass
-    if llama.n_tokens == len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens:
+    if tokens and path and llama.n_tokens == len(tokens) and llama.input_ids[: len(tokens)].tolist() == tokens:
         _save_state(llama, path, tokens)
 
 
